@@ -1,0 +1,197 @@
+"""Runs inside the target: installs the in-process collectors, then runs the program as ``python`` would.
+
+Invoked as ``python -m diagkit._bootstrap script|module TARGET [ARGS...]`` with
+DIAGKIT_CHANNEL (the run's folder) and DIAGKIT_GO_FD (a pipe the parent writes
+one byte to once the sampler is attached, so the first line is sampled too).
+"""
+
+from __future__ import annotations
+
+import atexit
+import faulthandler
+import importlib.util
+import os
+import runpy
+import signal
+import sys
+import threading
+import time
+import traceback
+from types import TracebackType
+
+from diagkit import _runtime, stackfile
+from diagkit.inproc.channel import Channel
+from diagkit.inproc.numba_events import NumbaWatcher
+from diagkit.inproc.ranges import RangeRecorder
+from diagkit.inproc.warnings_counter import WarningCounter
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class _Run:
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.ranges = RangeRecorder(channel)
+        self.warnings = WarningCounter(channel)
+        self.numba = NumbaWatcher(channel)
+        self._finished = False
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        self.warnings.install()
+        self.numba.install()
+        _runtime.recorder = self.ranges
+        _prepare_stack_signal()
+        # Only take SIGTERM if the program has not: diag's timeout sends it, and the
+        # report should still get the ranges and counts gathered so far.
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def finish(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+        for step in (self.ranges.finish, self.warnings.finish, self.numba.finish, self._modules):
+            try:
+                step()
+            except Exception as exc:  # a collector must never change how the program ends
+                self.channel.emit("collector_error", where=step.__qualname__, error=repr(exc))
+        self.channel.emit("end")
+        self.channel.close()
+
+    def _modules(self) -> None:
+        top: dict[str, str] = {}
+        for name, mod in list(sys.modules.items()):
+            if "." in name or name.startswith("_"):
+                continue
+            f = getattr(mod, "__file__", None)
+            if f:
+                top[name] = f
+        self.channel.emit("modules", modules=top)
+
+    def _on_sigterm(self, signum: int, frame: object) -> None:
+        self.channel.emit("signal", signum=signum)
+        self.finish()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _prepare_stack_signal() -> None:
+    path = stackfile.path_for(os.getpid())
+    try:
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        fh = open(path, "w")  # noqa: SIM115 - must stay open for faulthandler
+        faulthandler.register(stackfile.SIGNAL, file=fh, all_threads=True, chain=False)
+    except (OSError, ValueError, RuntimeError):
+        return
+
+    def close() -> None:
+        # Closed by hand: left to interpreter shutdown it would raise a ResourceWarning.
+        faulthandler.unregister(stackfile.SIGNAL)
+        fh.close()
+        path.unlink(missing_ok=True)
+
+    atexit.register(close)
+
+
+def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
+    """Drop our own and runpy's frames so the traceback reads as under plain ``python``."""
+    while tb is not None:
+        fname = tb.tb_frame.f_code.co_filename
+        if os.path.dirname(os.path.abspath(fname)) == _HERE or fname.endswith(
+            ("runpy.py", "<frozen runpy>")
+        ):
+            tb = tb.tb_next
+        else:
+            break
+    return tb
+
+
+def _report_exception(run: _Run, exc: BaseException) -> None:
+    tb = _user_traceback(exc.__traceback__)
+    exc.__traceback__ = tb
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    last = traceback.extract_tb(tb)[-1] if tb is not None else None
+    run.channel.emit(
+        "exception",
+        type=f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+        message=str(exc),
+        traceback=text,
+        file=last.filename if last else "",
+        line=last.lineno or 0 if last else 0,
+        function=last.name if last else "",
+    )
+    # The program may have installed its own hook (rich, IPython): it prints as it would have.
+    sys.excepthook(type(exc), exc, tb)
+    sys.stderr.flush()
+
+
+def _wait_for_go() -> None:
+    fd = os.environ.pop("DIAGKIT_GO_FD", None)
+    if fd is None:
+        return
+    try:
+        os.read(int(fd), 1)
+        os.close(int(fd))
+    except (OSError, ValueError):
+        pass
+
+
+def main() -> None:
+    kind, target, *args = sys.argv[1:]
+    channel = Channel(os.environ.pop("DIAGKIT_CHANNEL"))
+    run = _Run(channel)
+    run.install()
+    atexit.register(run.finish)
+    if kind == "script":
+        sys.argv = [target, *args]
+        sys.path[0] = os.path.dirname(os.path.abspath(target))
+    else:
+        sys.argv = [target, *args]  # run_module replaces argv[0] with the module's file
+        sys.path[0] = os.getcwd()
+    _wait_for_go()
+    if kind == "module" and not _module_exists(target, channel):
+        sys.exit(2)
+    channel.emit("start", t=time.monotonic_ns())
+    try:
+        if kind == "script":
+            runpy.run_path(target, run_name="__main__")
+        else:
+            runpy.run_module(target, run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        channel.emit("exit", code=_exit_code(exc.code))
+        raise
+    except KeyboardInterrupt as exc:
+        _report_exception(run, exc)
+        run.finish()
+        # Die the way an interrupted python does, so the parent sees SIGINT.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except BaseException as exc:
+        _report_exception(run, exc)
+        sys.exit(1)
+    channel.emit("exit", code=0)
+
+
+def _module_exists(name: str, channel: Channel) -> bool:
+    try:
+        found = importlib.util.find_spec(name) is not None
+        why = f"-m {name}: no module named {name!r} (looked in {sys.path[0]} and the installed packages)"
+    except (ImportError, ValueError) as exc:  # a dotted name whose parent is missing or broken
+        found, why = False, f"-m {name}: {exc}"
+    if not found:
+        channel.emit("bad_target", message=why)
+    return found
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1  # sys.exit("message") prints the message and exits 1
+
+
+if __name__ == "__main__":
+    main()

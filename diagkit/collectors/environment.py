@@ -1,0 +1,80 @@
+"""The environment a run used: interpreter, platform, the packages the program imported, and switches."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import os
+import platform
+import socket
+import sys
+
+from diagkit.report.model import EnvironmentSection, PackageInfo
+
+ALWAYS = ("numpy", "numba", "cupy", "diagkit")
+_VAR_PREFIXES = ("NUMBA_", "CUDA_", "CUPY_", "NVIDIA_", "OMP_", "MKL_", "OPENBLAS_", "NVTX_")
+_VARS = (
+    "PYTHONPATH",
+    "PYTHONHASHSEED",
+    "PYTHONWARNINGS",
+    "PYTHONOPTIMIZE",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+)
+
+
+def environment_section(modules: dict[str, str] | None) -> EnvironmentSection:
+    """``modules``: top-level module name -> file, as the target saw them at exit (None if unknown)."""
+    sec = EnvironmentSection(
+        python_version=sys.version.split()[0],
+        python_executable=sys.executable,
+        platform=platform.platform(),
+        machine=platform.machine(),
+        hostname=socket.gethostname(),
+        cpu_count=os.cpu_count() or 0,
+        variables={
+            k: v for k, v in sorted(os.environ.items()) if k.startswith(_VAR_PREFIXES) or k in _VARS
+        },
+    )
+    dists = md.packages_distributions()
+    wanted: dict[str, list[str]] = {}
+    files: dict[str, str] = {}
+    names = dict.fromkeys([*ALWAYS, *sorted(modules or {})])
+    for mod in names:
+        if mod in sys.stdlib_module_names:
+            continue
+        for dist in dists.get(mod, [mod] if mod in ALWAYS else []):
+            wanted.setdefault(dist, []).append(mod)
+            if modules and mod in modules:
+                files[dist] = modules[mod]
+    for dist, mods in wanted.items():
+        info = _package(dist, mods, files.get(dist))
+        if info is not None:
+            sec.packages.append(info)
+    if modules is None:
+        sec.unavailable_reason = "the program's imports are unknown (it did not exit normally)"
+    return sec
+
+
+def _package(dist: str, mods: list[str], module_file: str | None) -> PackageInfo | None:
+    try:
+        d = md.distribution(dist)
+    except md.PackageNotFoundError:
+        if dist in ALWAYS:
+            return PackageInfo(name=dist, version="not installed", location="", modules=[])
+        return None
+    editable = False
+    try:
+        direct = d.read_text("direct_url.json")
+        if direct:
+            editable = bool(json.loads(direct).get("dir_info", {}).get("editable"))
+    except (OSError, ValueError):
+        pass
+    location = os.path.dirname(module_file) if module_file else str(d.locate_file(""))
+    return PackageInfo(
+        name=d.metadata["Name"] or dist,
+        version=d.version,
+        location=location,
+        editable=editable,
+        modules=[m for m in mods if module_file is not None or m in ALWAYS],
+    )

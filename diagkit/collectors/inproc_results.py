@@ -1,0 +1,132 @@
+"""Read what the in-process collectors wrote to the channel and turn it into report sections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagkit.report.model import (
+    ExceptionInfo,
+    JitCompile,
+    JitFunction,
+    JitSection,
+    NumericsSection,
+    RangeEvent,
+    RangesSection,
+    RangeStat,
+    WarningRecord,
+)
+
+
+@dataclass
+class InprocResults:
+    start_ns: int | None = None
+    exit_code: int | None = None
+    exception: ExceptionInfo | None = None
+    finished: bool = False
+    bad_target: str = ""
+    modules: dict[str, str] | None = None
+    jit: JitSection = field(default_factory=JitSection)
+    numerics: NumericsSection = field(default_factory=NumericsSection)
+    ranges: RangesSection = field(default_factory=RangesSection)
+
+
+def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
+    """Fold the event stream into sections; everything still works on a stream cut short by a crash."""
+    res = InprocResults()
+    sec = lambda ns: (ns - t0_ns) / 1e9  # noqa: E731
+    warnings_seen: dict[tuple[str, str, str, int], WarningRecord] = {}
+    counted = False
+    range_stats: dict[str, list[float]] | None = None
+    jit_cache: dict[str, tuple[int, int]] = {}
+    jit_ready = False
+    for ev in events:
+        k = ev.get("k")
+        if k == "start":
+            res.start_ns = ev["t"]
+        elif k == "exit":
+            res.exit_code = ev.get("code")
+        elif k == "exception":
+            res.exception = ExceptionInfo(
+                type=ev["type"], message=ev["message"], traceback=ev["traceback"],
+                file=ev.get("file", ""), line=ev.get("line", 0), function=ev.get("function", ""),
+            )  # fmt: skip
+        elif k == "warning":
+            key = (ev["category"], ev["message"], ev["file"], ev["line"])
+            warnings_seen.setdefault(key, WarningRecord(*key, count=1, first_t=sec(ev["t"])))
+        elif k == "warning_counts":
+            counted = True
+            for cat, msg, f, ln, count, first, capped in ev["counts"]:
+                rec = warnings_seen.setdefault(
+                    (cat, msg, f, ln), WarningRecord(cat, msg, f, ln, 1, sec(first))
+                )
+                rec.count, rec.capped = count, bool(capped)
+        elif k == "ranges":
+            for name, start, end, tid, depth in ev["events"]:
+                res.ranges.events.append(RangeEvent(name, sec(start), sec(end), tid, depth))
+        elif k == "range_stats":
+            range_stats = ev["stats"]
+            res.ranges.events_dropped = ev.get("dropped", 0)
+        elif k == "jit_ready":
+            jit_ready = True
+            res.jit.numba_version = ev.get("version", "")
+        elif k == "jit_unavailable":
+            res.jit.available = False
+            res.jit.unavailable_reason = ev.get("reason", "")
+        elif k == "compile":
+            res.jit.compiles.append(
+                JitCompile(
+                    function=ev["function"], signature=ev["signature"], start_t=sec(ev["t"]),
+                    seconds=ev["exclusive_ns"] / 1e9, inclusive_s=ev["inclusive_ns"] / 1e9,
+                    ok=ev.get("ok", True),
+                )
+            )  # fmt: skip
+        elif k == "jit_cache":
+            jit_cache = {name: (h, m) for name, h, m in ev["stats"]}
+        elif k == "modules":
+            res.modules = ev["modules"]
+        elif k == "bad_target":
+            res.bad_target = ev["message"]
+        elif k == "end":
+            res.finished = True
+    res.numerics.warnings = sorted(warnings_seen.values(), key=lambda w: -w.count)
+    res.numerics.total = sum(w.count for w in res.numerics.warnings)
+    if not counted and warnings_seen:
+        res.numerics.unavailable_reason = "the program did not exit normally: each warning below was seen, counts are a lower bound"
+    res.ranges.stats = _range_stats(range_stats, res.ranges.events)
+    _fold_jit(res.jit, jit_cache, jit_ready)
+    return res
+
+
+def _range_stats(stats: dict[str, list[float]] | None, events: list[RangeEvent]) -> list[RangeStat]:
+    if stats is None:  # crashed before exit: rebuild from the events that reached the channel
+        acc: dict[str, list[float]] = {}
+        for e in events:
+            d = (e.end_t - e.start_t) * 1e9
+            s = acc.setdefault(e.name, [0, 0.0, d, d])
+            s[0] += 1
+            s[1] += d
+            s[2], s[3] = min(s[2], d), max(s[3], d)
+        stats = acc
+    out = [
+        RangeStat(name, int(c), tot / 1e9, tot / c / 1e9, lo / 1e9, hi / 1e9)
+        for name, (c, tot, lo, hi) in stats.items()
+    ]
+    return sorted(out, key=lambda r: -r.total_s)
+
+
+def _fold_jit(jit: JitSection, cache: dict[str, tuple[int, int]], ready: bool) -> None:
+    per: dict[str, JitFunction] = {}
+    for c in jit.compiles:
+        f = per.setdefault(c.function, JitFunction(c.function, 0, 0.0))
+        f.compiles += 1
+        f.compile_s += c.seconds
+        f.signatures.append(c.signature)
+    for name, (hits, misses) in cache.items():
+        f = per.setdefault(name, JitFunction(name, 0, 0.0))
+        f.cache_hits, f.cache_misses = hits, misses
+    jit.functions = sorted(per.values(), key=lambda f: -f.compile_s)
+    jit.total_compile_s = sum(c.seconds for c in jit.compiles)
+    if not ready and jit.available and not jit.compiles:
+        jit.available = False
+        jit.unavailable_reason = "the program did not import numba"

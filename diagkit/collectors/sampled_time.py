@@ -1,0 +1,112 @@
+"""Turn py-spy's speedscope samples into the report's function and line tables (a pure transform)."""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sysconfig
+from collections import Counter
+from typing import Any
+
+from diagkit.report.model import FunctionTime, LineTime, ThreadTime, TimeSection
+
+_OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LIB_DIRS = tuple(
+    os.path.realpath(p) + os.sep
+    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+              sysconfig.get_paths()["platlib"]}
+)  # fmt: skip
+TOP_FUNCTIONS = 40
+HOT_FUNCTIONS_FOR_LINES = 5
+LINES_PER_FUNCTION = 12
+
+
+def is_library_file(path: str) -> bool:
+    """Standard library, site-packages, or not a Python file: not the user's own code."""
+    if not path.endswith(".py"):
+        return True
+    real = os.path.realpath(path)
+    return real.startswith(_LIB_DIRS) or "site-packages" in real or "dist-packages" in real
+
+
+def _is_bootstrap(frame: dict[str, Any]) -> bool:
+    f = frame.get("file") or ""
+    return f.startswith(_OWN_DIR + os.sep + "_bootstrap") or f.endswith(
+        ("runpy.py", "<frozen runpy>")
+    )
+
+
+def time_section(
+    speedscope: dict[str, Any], *, rate: int, sampled_s: float, source: str
+) -> TimeSection:
+    frames: list[dict[str, Any]] = speedscope["shared"]["frames"]
+    profiles: list[dict[str, Any]] = speedscope.get("profiles", [])
+    own: Counter[tuple[str, str]] = Counter()
+    total: Counter[tuple[str, str]] = Counter()
+    lines: Counter[tuple[str, str, int]] = Counter()
+    first_line: dict[tuple[str, str], int] = {}
+    threads: list[tuple[str, int]] = []
+    n = 0
+    for prof in profiles:
+        samples = prof.get("samples", [])
+        threads.append((prof.get("name", "?"), len(samples)))
+        for stack in samples:  # root first, leaf last
+            frs = [frames[i] for i in stack]
+            while frs and _is_bootstrap(frs[0]):
+                frs = frs[1:]
+            if not frs:
+                continue
+            n += 1
+            seen_f: set[tuple[str, str]] = set()
+            seen_l: set[tuple[str, str, int]] = set()
+            for fr in frs:
+                key = (fr["name"], fr.get("file") or "")
+                ln = int(fr.get("line") or 0)
+                if key not in seen_f:
+                    seen_f.add(key)
+                    total[key] += 1
+                lk = (*key, ln)
+                if lk not in seen_l:
+                    seen_l.add(lk)
+                    lines[lk] += 1
+                if ln and (key not in first_line or ln < first_line[key]):
+                    first_line[key] = ln
+            leaf = frs[-1]
+            own[(leaf["name"], leaf.get("file") or "")] += 1
+    sec = TimeSection(source=source, rate_hz=rate, samples=n, sampled_s=sampled_s)
+    if n == 0:
+        sec.available = False
+        sec.unavailable_reason = "no samples: the program ended before the first sample was taken"
+        return sec
+    dt = 1.0 / rate
+    sec.threads = [ThreadTime(name, c, c / n) for name, c in threads]
+    main = max((c for _, c in threads), default=0)
+    sec.active_s = main * dt
+    sec.idle_s = max(0.0, sampled_s - sec.active_s)
+    ranked = sorted(total, key=lambda k: (-own[k], -total[k]))
+    by_total = sorted(total, key=lambda k: -total[k])
+    keep = list(dict.fromkeys(ranked[:TOP_FUNCTIONS] + by_total[:TOP_FUNCTIONS]))
+    sec.functions = [
+        FunctionTime(
+            name=k[0], file=k[1], line=first_line.get(k, 0),
+            own_samples=own[k], total_samples=total[k], own_s=own[k] * dt, total_s=total[k] * dt,
+            own_share=own[k] / n, total_share=total[k] / n,
+            kind="python" if k[1].endswith(".py") else "native",
+        )
+        for k in keep
+    ]  # fmt: skip
+    hot = [k for k in by_total if not is_library_file(k[1])]
+    hot = hot[:HOT_FUNCTIONS_FOR_LINES] or by_total[:1]
+    for key in hot:
+        rows = sorted(
+            ((ln, c) for (name, f, ln), c in lines.items() if (name, f) == key and ln),
+            key=lambda r: -r[1],
+        )[:LINES_PER_FUNCTION]
+        sec.lines += [
+            LineTime(
+                function=key[0], file=key[1], line=ln, samples=c, seconds=c * dt, share=c / n,
+                source=linecache.getline(key[1], ln).strip(),
+            )
+            for ln, c in rows
+        ]  # fmt: skip
+    return sec

@@ -1,0 +1,64 @@
+"""Pieces shared by the commands: output folders, the saved report, the console."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from diagkit.errors import DiagError
+from diagkit.report.model import Report, write_atomic
+
+REPORT_FILE = "report.json"
+
+
+def default_out_dir(stem: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:40] or "run"
+    base = Path("diag-reports") / f"{stamp}-{safe}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def prepare_out_dir(path: Path) -> Path:
+    """Create the folder and prove it is writable now, not after a long run."""
+    if path.exists() and not path.is_dir():
+        raise DiagError(f"--out {path}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".diag-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise DiagError(f"--out {path}: cannot write there ({exc.strerror or exc})") from None
+    return path
+
+
+def save_report(report: Report, out_dir: Path) -> Path:
+    path = out_dir / REPORT_FILE
+    write_atomic(path, report.to_json())
+    return path
+
+
+def load_report(path: Path) -> tuple[Report, Path]:
+    """A report folder or a report.json; a clear error for anything else."""
+    file = path / REPORT_FILE if path.is_dir() else path
+    if not file.exists():
+        raise DiagError(
+            f"{path}: no {REPORT_FILE} there" if path.is_dir() else f"{path}: no such file"
+        )
+    try:
+        return Report.from_json(file.read_text(encoding="utf-8")), file.parent
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DiagError(f"{file}: not a diag report ({type(exc).__name__}: {exc})") from None
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False,
+                   width=None if os.environ.get("COLUMNS") else 120 if not os.isatty(2) else None)  # fmt: skip

@@ -1,0 +1,62 @@
+"""Host timings of ``diagkit.range`` stages, installed as ``diagkit._runtime.recorder``."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from diagkit.inproc.channel import Channel
+
+MAX_EVENTS = 20_000
+_BATCH = 500
+
+
+class RangeRecorder:
+    """Keeps a per-thread stack of open ranges; whole-run stats always, single events up to a cap."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._pending: list[list[object]] = []
+        self._kept = 0
+        self.dropped = 0
+        self.stats: dict[str, list[float]] = {}  # name -> [count, total, min, max] in ns
+
+    def push(self, name: str) -> None:
+        stack = self._local.__dict__.setdefault("stack", [])
+        stack.append((name, time.monotonic_ns()))
+
+    def pop(self, name: str) -> None:
+        end = time.monotonic_ns()
+        stack = self._local.__dict__.get("stack")
+        if not stack:
+            return
+        opened, start = stack.pop()
+        dur = end - start
+        with self._lock:
+            st = self.stats.get(opened)
+            if st is None:
+                self.stats[opened] = [1, dur, dur, dur]
+            else:
+                st[0] += 1
+                st[1] += dur
+                st[2] = min(st[2], dur)
+                st[3] = max(st[3], dur)
+            if self._kept < MAX_EVENTS:
+                self._kept += 1
+                self._pending.append([opened, start, end, threading.get_ident(), len(stack)])
+                if len(self._pending) >= _BATCH:
+                    self._flush_locked()
+            else:
+                self.dropped += 1
+
+    def _flush_locked(self) -> None:
+        if self._pending:
+            self._channel.emit("ranges", events=self._pending)
+            self._pending = []
+
+    def finish(self) -> None:
+        with self._lock:
+            self._flush_locked()
+            self._channel.emit("range_stats", stats=self.stats, dropped=self.dropped)

@@ -1,0 +1,174 @@
+"""The rich terminal summary of a Report: the headline first, then each section that has content."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from diagkit.report.model import Report
+
+TOP_ROWS = 12
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def fmt_s(s: float) -> str:
+    if s >= 120:
+        return f"{int(s // 60)}m{s % 60:04.1f}s"
+    if s >= 1:
+        return f"{s:.2f} s"
+    return f"{s * 1000:.1f} ms"
+
+
+def short_path(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    if rel.startswith(".."):
+        parts = Path(path).parts
+        return os.path.join("…", *parts[-3:]) if len(parts) > 3 else path
+    return rel
+
+
+def render(report: Report, console: Console, out_dir: Path | None = None) -> None:
+    _headline(report, console)
+    _time(report, console)
+    _memory(report, console)
+    _jit(report, console)
+    _ranges(report, console)
+    _numerics(report, console)
+    _exception_and_stacks(report, console)
+    if report.gpu is not None:
+        from diagkit.report.terminal_gpu import render_gpu
+
+        render_gpu(report.gpu, console)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    if out_dir is not None and report.files:
+        console.print(f"\n[bold]Report[/] {escape(short_path(str(out_dir)))}/ "
+                      + " ".join(sorted(["report.json", *report.files.values()])))  # fmt: skip
+
+
+def _headline(r: Report, c: Console) -> None:
+    o = r.outcome
+    color = "green" if o.kind == "exit" and o.exit_code == 0 else "red"
+    mem = fmt_bytes(r.memory.peak_rss) if r.memory.available else "n/a"
+    c.rule(f"[bold]diag profile[/] {escape(' '.join(r.target.argv))}")
+    c.print(
+        f"[bold]wall[/] {fmt_s(o.wall_s)}   [bold]cpu[/] {fmt_s(o.cpu_user_s + o.cpu_system_s)}   "
+        f"[bold]peak RSS[/] {mem}   [bold]outcome[/] [{color}]{escape(o.detail or o.kind)}[/]"
+    )
+
+
+def _time(r: Report, c: Console) -> None:
+    t = r.time
+    if not t.available:
+        c.print(f"\n[bold]Time[/]: [yellow]not sampled[/] — {escape(t.unavailable_reason)}")
+        return
+    c.print(
+        f"\n[bold]Time[/] ({escape(t.source)}; {t.samples} samples, "
+        f"active {fmt_s(t.active_s)}, idle {fmt_s(t.idle_s)})"
+    )
+    tab = Table(box=None, pad_edge=False, header_style="bold dim")
+    for col, just in (
+        ("own", "right"),
+        ("total", "right"),
+        ("calls", "right"),
+        ("function", "left"),
+    ):
+        tab.add_column(col, justify=just)  # type: ignore[arg-type]
+    rows = sorted(t.functions, key=lambda f: -f.own_samples)[:TOP_ROWS]
+    for f in rows:
+        calls = "" if f.calls is None else f"{f.calls:,}"
+        where = f"{short_path(f.file)}:{f.line}" if f.file else ""
+        tab.add_row(f"{f.own_share:6.1%}", f"{f.total_share:6.1%}", calls,
+                    f"{escape(f.name)} [dim]{escape(where)}[/]")  # fmt: skip
+    c.print(tab)
+    if t.lines:
+        c.print("\n[bold]Hot lines[/] (share of all samples, the line and everything it calls)")
+        lt = Table(box=None, pad_edge=False, show_header=False)
+        lt.add_column(justify="right")
+        lt.add_column()
+        lt.add_column(overflow="ellipsis", no_wrap=True)
+        for ln in sorted(t.lines, key=lambda x: -x.samples)[:TOP_ROWS]:
+            lt.add_row(f"{ln.share:6.1%}", f"[dim]{escape(short_path(ln.file))}:{ln.line}[/]",
+                       escape(ln.source))  # fmt: skip
+        c.print(lt)
+
+
+def _memory(r: Report, c: Console) -> None:
+    m = r.memory
+    if not m.available:
+        c.print(f"\n[bold]Memory[/]: [yellow]unavailable[/] — {escape(m.unavailable_reason)}")
+        return
+    c.print(
+        f"\n[bold]Memory[/] peak RSS {fmt_bytes(m.peak_rss)} at {fmt_s(m.peak_t)} "
+        f"[dim]({escape(m.peak_source)}; {len(m.timeline)} samples)[/]"
+    )
+
+
+def _jit(r: Report, c: Console) -> None:
+    j = r.jit
+    if not j.functions:
+        return
+    c.print(f"\n[bold]Numba[/] {len(j.compiles)} compiles, {fmt_s(j.total_compile_s)} compiling")
+    tab = Table(box=None, pad_edge=False, header_style="bold dim")
+    for col in ("compile", "n", "cache hit/miss", "function"):
+        tab.add_column(col, justify="left" if col == "function" else "right")
+    for f in j.functions[:TOP_ROWS]:
+        tab.add_row(fmt_s(f.compile_s), str(f.compiles), f"{f.cache_hits}/{f.cache_misses}",
+                    escape(f.function))  # fmt: skip
+    c.print(tab)
+
+
+def _ranges(r: Report, c: Console) -> None:
+    if not r.ranges.stats:
+        return
+    c.print("\n[bold]Ranges[/] (diagkit.range)")
+    tab = Table(box=None, pad_edge=False, header_style="bold dim")
+    for col in ("total", "count", "mean", "range"):
+        tab.add_column(col, justify="left" if col == "range" else "right")
+    for s in r.ranges.stats[:TOP_ROWS]:
+        tab.add_row(fmt_s(s.total_s), f"{s.count:,}", fmt_s(s.mean_s), escape(s.name))
+    c.print(tab)
+
+
+def _numerics(r: Report, c: Console) -> None:
+    n = r.numerics
+    if not n.warnings:
+        return
+    c.print(f"\n[bold]Warnings[/] {n.total:,} raised")
+    for w in n.warnings[:TOP_ROWS]:
+        count = f"{w.count:,}" + ("+" if w.capped else "")
+        c.print(f"  [yellow]{count:>8}×[/] {escape(w.category)}: {escape(w.message)} "
+                f"[dim]{escape(short_path(w.file))}:{w.line}[/]")  # fmt: skip
+
+
+def _exception_and_stacks(r: Report, c: Console) -> None:
+    exc = r.outcome.exception
+    if exc is not None:
+        c.print(f"\n[bold red]{escape(exc.type)}[/]: {escape(exc.message)} "
+                f"[dim]at {escape(short_path(exc.file))}:{exc.line} in {escape(exc.function)}[/]")  # fmt: skip
+    s = r.stacks
+    if s is None:
+        return
+    head = f"\n[bold]Stacks[/] ({escape(s.reason or s.source)})"
+    if not s.available:
+        c.print(f"{head}: [yellow]{escape(s.unavailable_reason)}[/]")
+        return
+    c.print(head)
+    for th in s.threads:
+        c.print(f"  thread {th.thread_id} [bold]{escape(th.name)}[/]")
+        for fr in th.frames[:15]:
+            c.print(f"    {escape(fr.function)} [dim]{escape(short_path(fr.file))}:{fr.line}[/]")
