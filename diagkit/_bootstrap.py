@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import faulthandler
+import importlib
 import importlib.util
 import os
 import runpy
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from types import TracebackType
 
 from diagkit import _runtime, stackfile
@@ -36,6 +38,7 @@ class _Run:
         self.numba = NumbaWatcher(channel)
         self._finished = False
         self._lock = threading.Lock()
+        self._extra_finish: list[Callable[[], None]] = []
 
     def install(self) -> None:
         self.warnings.install()
@@ -47,16 +50,32 @@ class _Run:
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, self._on_sigterm)
 
+    def start_extra(self, specs: str) -> None:
+        """Start the extra collectors named in DIAGKIT_COLLECTORS ("module:function,...").
+
+        Each is called with the channel right before the program's first line and
+        returns a callable that finishes it (flushes its results) at exit.
+        """
+        for spec in filter(None, specs.split(",")):
+            mod_name, _, func = spec.partition(":")
+            try:
+                start = getattr(importlib.import_module(mod_name), func)
+                self._extra_finish.append(start(self.channel))
+            except Exception as exc:
+                self.channel.emit("collector_error", where=spec, error=repr(exc))
+
     def finish(self) -> None:
         with self._lock:
             if self._finished:
                 return
             self._finished = True
-        for step in (self.ranges.finish, self.warnings.finish, self.numba.finish, self._modules):
+        steps = [*self._extra_finish, self.ranges.finish, self.warnings.finish, self.numba.finish]
+        for step in (*steps, self._modules):
             try:
                 step()
             except Exception as exc:  # a collector must never change how the program ends
-                self.channel.emit("collector_error", where=step.__qualname__, error=repr(exc))
+                where = getattr(step, "__qualname__", repr(step))
+                self.channel.emit("collector_error", where=where, error=repr(exc))
         self.channel.emit("end")
         self.channel.close()
 
@@ -153,6 +172,7 @@ def main() -> None:
     _wait_for_go()
     if kind == "module" and not _module_exists(target, channel):
         sys.exit(2)
+    run.start_extra(os.environ.pop("DIAGKIT_COLLECTORS", ""))
     channel.emit("start", t=time.monotonic_ns())
     try:
         if kind == "script":

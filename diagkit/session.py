@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from diagkit import __version__
 from diagkit.collectors import stacks
@@ -57,6 +58,10 @@ class ProfileOptions:
     timeout: float | None = None
     command: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # False for an instrumented second pass: tracers in the target would distort samples anyway.
+    sample: bool = True
+    # Extra in-process collectors, "module:function" (see _bootstrap._Run.start_extra).
+    collectors: list[str] = field(default_factory=list)
 
 
 class _Child:
@@ -94,13 +99,22 @@ class _Child:
             self.exited.wait(5.0)
 
 
+Contributor = Callable[[Report, list[dict[str, Any]], int], None]
+
+
 def run_profile(
-    opts: ProfileOptions, on_tick: Callable[[float, int], None] | None = None
+    opts: ProfileOptions,
+    on_tick: Callable[[float, int], None] | None = None,
+    contribute: Contributor | None = None,
 ) -> Report:
+    """Run the target once. ``contribute(report, events, t0_ns)`` lets the extra collectors
+    turn their own channel records into sections before the channel is deleted."""
     channel = Path(tempfile.mkdtemp(prefix="diagkit-run-"))
     go_r, go_w = os.pipe()
     env = {**os.environ, **opts.extra_env}
     env.update(DIAGKIT_CHANNEL=str(channel), DIAGKIT_GO_FD=str(go_r))
+    if opts.collectors:
+        env["DIAGKIT_COLLECTORS"] = ",".join(opts.collectors)
     argv = [sys.executable, "-m", "diagkit._bootstrap", opts.kind, opts.target, *opts.args]
     created = datetime.now(UTC).isoformat(timespec="seconds")
     child = _Child(argv, env, go_r)
@@ -109,7 +123,7 @@ def run_profile(
         child.pid, channel / SPEEDSCOPE, rate=opts.rate, native=opts.native,
         subprocesses=opts.subprocesses, idle=opts.idle,
     )  # fmt: skip
-    sampler_problem = sampler.start()
+    sampler_problem = sampler.start() if opts.sample else "not sampled in this pass"
     t0 = time.monotonic_ns()
     rss = RssSampler(child.pid, t0)
     rss.start()
@@ -150,6 +164,8 @@ def run_profile(
     if sampled is not None and sampled.speedscope is not None:
         shutil.move(str(sampled.speedscope), opts.out_dir / SPEEDSCOPE)
         report.files["speedscope"] = SPEEDSCOPE
+    if contribute is not None:
+        contribute(report, events, inproc_t0)
     shutil.rmtree(channel, ignore_errors=True)
     return report
 
