@@ -1,8 +1,8 @@
 """Runs inside the target: installs the in-process collectors, then runs the program as ``python`` would.
 
 Invoked as ``python -m diagkit._bootstrap script|module TARGET [ARGS...]`` with
-DIAGKIT_CHANNEL (the run's folder) and DIAGKIT_GO_FD (a pipe the parent writes
-one byte to once the sampler is attached, so the first line is sampled too).
+DIAGKIT_CHANNEL (the run's folder), DIAGKIT_READY_FD and DIAGKIT_GO_FD (pipes for
+the start handshake with the parent, see ``_handshake``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 import atexit
 import faulthandler
 import importlib
+import importlib.machinery
 import importlib.util
+import io
 import os
 import runpy
 import signal
@@ -18,6 +20,8 @@ import sys
 import threading
 import time
 import traceback
+import types
+import zipfile
 from collections.abc import Callable
 from types import TracebackType
 
@@ -146,15 +150,25 @@ def _report_exception(run: _Run, exc: BaseException) -> None:
     sys.stderr.flush()
 
 
-def _wait_for_go() -> None:
-    fd = os.environ.pop("DIAGKIT_GO_FD", None)
-    if fd is None:
-        return
-    try:
-        os.read(int(fd), 1)
-        os.close(int(fd))
-    except (OSError, ValueError):
-        pass
+def _handshake() -> None:
+    """Say we are ready, then wait until the sampler is attached.
+
+    The parent starts py-spy only after "ready", so interpreter start-up and our
+    own imports are never sampled, and the program's first line always is.
+    """
+    ready = os.environ.pop("DIAGKIT_READY_FD", None)
+    go = os.environ.pop("DIAGKIT_GO_FD", None)
+    for fd, op in ((ready, "write"), (go, "read")):
+        if fd is None:
+            continue
+        try:
+            if op == "write":
+                os.write(int(fd), b"r")
+            else:
+                os.read(int(fd), 1)
+            os.close(int(fd))
+        except (OSError, ValueError):
+            pass
 
 
 def main() -> None:
@@ -169,16 +183,13 @@ def main() -> None:
     else:
         sys.argv = [target, *args]  # run_module replaces argv[0] with the module's file
         sys.path[0] = os.getcwd()
-    _wait_for_go()
+    _handshake()
     if kind == "module" and not _module_exists(target, channel):
         sys.exit(2)
     run.start_extra(os.environ.pop("DIAGKIT_COLLECTORS", ""))
     channel.emit("start", t=time.monotonic_ns())
     try:
-        if kind == "script":
-            runpy.run_path(target, run_name="__main__")
-        else:
-            runpy.run_module(target, run_name="__main__", alter_sys=True)
+        run_program(kind, target)
     except SystemExit as exc:
         channel.emit("exit", code=_exit_code(exc.code))
         raise
@@ -192,6 +203,33 @@ def main() -> None:
         _report_exception(run, exc)
         sys.exit(1)
     channel.emit("exit", code=0)
+
+
+def run_program(kind: str, target: str) -> None:
+    """Run the program in a fresh ``__main__``, as the interpreter itself would.
+
+    A script file is compiled and executed directly because ``runpy.run_path``
+    would rewrite ``sys.argv[0]``; python keeps argv[0] as typed and makes
+    ``__file__`` absolute. Directories and zip files with a ``__main__.py`` go
+    through runpy, as they do in python. The sampler cuts every stack at this
+    function's frame: what lies below it is the program.
+    """
+    if kind == "module":
+        runpy.run_module(target, run_name="__main__", alter_sys=True)
+        return
+    path = os.path.abspath(target)
+    if not os.path.isfile(path) or zipfile.is_zipfile(path):
+        runpy.run_path(path, run_name="__main__")
+        return
+    with io.open_code(path) as fh:
+        code = compile(fh.read(), path, "exec", dont_inherit=True)
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__cached__ = None  # type: ignore[attr-defined]
+    main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    main.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
 
 
 def _module_exists(name: str, channel: Channel) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from diagkit.report.terminal import fmt_bytes, fmt_s
+from diagkit.report.units import fmt_bytes, fmt_s
 
 
 class Progress:

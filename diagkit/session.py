@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -25,7 +26,7 @@ from typing import Any
 
 from diagkit import __version__
 from diagkit.collectors import stacks
-from diagkit.collectors.environment import environment_section
+from diagkit.collectors.environment import DistributionIndex, environment_section
 from diagkit.collectors.inproc_results import parse_events
 from diagkit.collectors.rss import RssSampler
 from diagkit.collectors.sampled_time import time_section
@@ -67,8 +68,8 @@ class ProfileOptions:
 class _Child:
     """The target process, reaped by a thread with wait4 for its exact rusage."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], go_fd: int) -> None:
-        self.proc = subprocess.Popen(argv, env=env, pass_fds=(go_fd,))
+    def __init__(self, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> None:
+        self.proc = subprocess.Popen(argv, env=env, pass_fds=fds)
         self.pid = self.proc.pid
         self.status: int | None = None
         self.maxrss = 0
@@ -111,14 +112,18 @@ def run_profile(
     turn their own channel records into sections before the channel is deleted."""
     channel = Path(tempfile.mkdtemp(prefix="diagkit-run-"))
     go_r, go_w = os.pipe()
+    ready_r, ready_w = os.pipe()
     env = {**os.environ, **opts.extra_env}
-    env.update(DIAGKIT_CHANNEL=str(channel), DIAGKIT_GO_FD=str(go_r))
+    env.update(DIAGKIT_CHANNEL=str(channel), DIAGKIT_GO_FD=str(go_r), DIAGKIT_READY_FD=str(ready_w))
     if opts.collectors:
         env["DIAGKIT_COLLECTORS"] = ",".join(opts.collectors)
     argv = [sys.executable, "-m", "diagkit._bootstrap", opts.kind, opts.target, *opts.args]
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    child = _Child(argv, env, go_r)
+    child = _Child(argv, env, (go_r, ready_w))
+    dist_index = DistributionIndex()
     os.close(go_r)
+    os.close(ready_w)
+    _wait_ready(ready_r, child)
     sampler = PySpySampler(
         child.pid, channel / SPEEDSCOPE, rate=opts.rate, native=opts.native,
         subprocesses=opts.subprocesses, idle=opts.idle,
@@ -153,7 +158,7 @@ def run_profile(
         jit=inproc.jit,
         numerics=inproc.numerics,
         ranges=inproc.ranges,
-        environment=environment_section(inproc.modules),
+        environment=environment_section(inproc.modules, dist_index),
         stacks=timed_out_stacks,
     )
     if inproc.bad_target:
@@ -168,6 +173,18 @@ def run_profile(
         contribute(report, events, inproc_t0)
     shutil.rmtree(channel, ignore_errors=True)
     return report
+
+
+def _wait_ready(fd: int, child: _Child, limit: float = 60.0) -> None:
+    """Block until the bootstrap says it is ready, the child dies, or the limit passes."""
+    deadline = time.monotonic() + limit
+    try:
+        while time.monotonic() < deadline and not child.exited.is_set():
+            if select.select([fd], [], [], 0.05)[0]:
+                os.read(fd, 1)  # b"r", or b"" when the child died before writing
+                return
+    finally:
+        os.close(fd)
 
 
 def _start_ns(events: list[dict[str, object]]) -> int | None:

@@ -8,6 +8,7 @@ import os
 import platform
 import socket
 import sys
+import threading
 
 from diagkit.report.model import EnvironmentSection, PackageInfo
 
@@ -23,7 +24,32 @@ _VARS = (
 )
 
 
-def environment_section(modules: dict[str, str] | None) -> EnvironmentSection:
+class DistributionIndex:
+    """Which installed distributions provide which top-level modules.
+
+    Building it reads every installed package's metadata (~0.1 s), so it is
+    started in a thread when the target starts and is ready when the target ends.
+    """
+
+    def __init__(self) -> None:
+        self._result: dict[str, list[str]] = {}
+        self._thread = threading.Thread(target=self._build, name="diag-dists", daemon=True)
+        self._thread.start()
+
+    def _build(self) -> None:
+        try:
+            self._result = dict(md.packages_distributions())
+        except Exception:  # broken metadata somewhere in site-packages: fall back to names
+            self._result = {}
+
+    def get(self) -> dict[str, list[str]]:
+        self._thread.join()
+        return self._result
+
+
+def environment_section(
+    modules: dict[str, str] | None, index: DistributionIndex | None = None
+) -> EnvironmentSection:
     """``modules``: top-level module name -> file, as the target saw them at exit (None if unknown)."""
     sec = EnvironmentSection(
         python_version=sys.version.split()[0],
@@ -36,7 +62,7 @@ def environment_section(modules: dict[str, str] | None) -> EnvironmentSection:
             k: v for k, v in sorted(os.environ.items()) if k.startswith(_VAR_PREFIXES) or k in _VARS
         },
     )
-    dists = md.packages_distributions()
+    dists = (index or DistributionIndex()).get()
     wanted: dict[str, list[str]] = {}
     files: dict[str, str] = {}
     names = dict.fromkeys([*ALWAYS, *sorted(modules or {})])

@@ -30,10 +30,28 @@ def is_library_file(path: str) -> bool:
 
 
 def _is_bootstrap(frame: dict[str, Any]) -> bool:
-    f = frame.get("file") or ""
-    return f.startswith(_OWN_DIR + os.sep + "_bootstrap") or f.endswith(
-        ("runpy.py", "<frozen runpy>")
-    )
+    return (frame.get("file") or "").startswith(_OWN_DIR + os.sep + "_bootstrap")
+
+
+def _is_runpy(frame: dict[str, Any]) -> bool:
+    return (frame.get("file") or "").endswith(("runpy.py", "<frozen runpy>"))
+
+
+def program_frames(frs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The program's part of a stack (root first), or [] for diag's own start-up and exit work.
+
+    The target's main thread runs runpy (python -m) -> the bootstrap ->
+    ``run_program`` -> the program (directly, or through runpy for -m). Frames
+    below that prefix are the program's; a stack that never reached
+    ``run_program`` is the bootstrap flushing its collectors at exit.
+    """
+    if not frs or not (_is_bootstrap(frs[0]) or _is_runpy(frs[0])):
+        return frs  # another thread: all of it is the program's
+    i, entered = 0, False
+    while i < len(frs) and (_is_bootstrap(frs[i]) or _is_runpy(frs[i])):
+        entered = entered or (_is_bootstrap(frs[i]) and frs[i].get("name") == "run_program")
+        i += 1
+    return frs[i:] if entered else []
 
 
 def time_section(
@@ -51,9 +69,7 @@ def time_section(
         samples = prof.get("samples", [])
         threads.append((prof.get("name", "?"), len(samples)))
         for stack in samples:  # root first, leaf last
-            frs = [frames[i] for i in stack]
-            while frs and _is_bootstrap(frs[0]):
-                frs = frs[1:]
+            frs = program_frames([frames[i] for i in stack])
             if not frs:
                 continue
             n += 1
@@ -81,7 +97,7 @@ def time_section(
     dt = 1.0 / rate
     sec.threads = [ThreadTime(name, c, c / n) for name, c in threads]
     main = max((c for _, c in threads), default=0)
-    sec.active_s = main * dt
+    sec.active_s = min(main * dt, sampled_s) if sampled_s else main * dt
     sec.idle_s = max(0.0, sampled_s - sec.active_s)
     ranked = sorted(total, key=lambda k: (-own[k], -total[k]))
     by_total = sorted(total, key=lambda k: -total[k])

@@ -6,11 +6,13 @@ import os
 import re
 from datetime import datetime
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from diagkit.errors import DiagError
 from diagkit.report.model import Report, write_atomic
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 REPORT_FILE = "report.json"
 
@@ -60,5 +62,7 @@ def load_report(path: Path) -> tuple[Report, Path]:
 
 
 def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     return Console(stderr=stderr, highlight=False, soft_wrap=False,
                    width=None if os.environ.get("COLUMNS") else 120 if not os.isatty(2) else None)  # fmt: skip

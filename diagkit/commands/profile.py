@@ -11,7 +11,6 @@ import click
 from diagkit.commands.common import console, default_out_dir, prepare_out_dir, save_report
 from diagkit.errors import DiagError
 from diagkit.progress import Progress
-from diagkit.report.terminal import render
 from diagkit.session import ProfileOptions, run_profile
 
 
@@ -67,6 +66,8 @@ def profile(
     if report.outcome.detail.startswith("bad target: "):
         raise DiagError(report.outcome.detail.removeprefix("bad target: "), exit_code=2)
     if not quiet:
+        from diagkit.report.terminal import render  # rich costs ~50 ms: only when printing
+
         render(report, console(stderr=True), out_dir)
     return report.outcome.diag_exit_code
 

@@ -8,6 +8,9 @@ import time
 from diagkit.inproc.channel import Channel
 
 MAX_EVENTS = 20_000
+# Stage ranges are few: each is written as it closes, so a SIGKILL loses none.
+# Past this many, a range is in a hot loop and events go out in batches.
+_UNBATCHED = 1_000
 _BATCH = 500
 
 
@@ -46,7 +49,7 @@ class RangeRecorder:
             if self._kept < MAX_EVENTS:
                 self._kept += 1
                 self._pending.append([opened, start, end, threading.get_ident(), len(stack)])
-                if len(self._pending) >= _BATCH:
+                if self._kept <= _UNBATCHED or len(self._pending) >= _BATCH:
                     self._flush_locked()
             else:
                 self.dropped += 1

@@ -45,7 +45,10 @@ class WarningCounter:
                 "warning", category=key[0], message=text, file=msg.filename, line=msg.lineno
             )
         rec[0] += 1
-        action = self._original_action(text, category, msg.filename, msg.lineno)
+        try:
+            action = self._original_action(text, category, msg.filename, msg.lineno)
+        except Exception:  # an odd filter entry must not break the program: print as default
+            action = "default"
         if rec[0] == CAP and not rec[2]:
             rec[2] = True
             warnings.filterwarnings(
@@ -74,9 +77,9 @@ class WarningCounter:
                 continue
             action, msg_re, cat, mod_re, ln = item
             if (
-                (msg_re is None or msg_re.match(text))
+                _matches(msg_re, text)
                 and issubclass(category, cat)
-                and (mod_re is None or mod_re.match(module))
+                and _matches(mod_re, module)
                 and (ln == 0 or lineno == ln)
             ):
                 return action
@@ -87,3 +90,12 @@ class WarningCounter:
             "warning_counts",
             counts=[[*k, v[0], v[1], v[2]] for k, v in self._counts.items()],
         )
+
+
+def _matches(pattern: Any, value: str) -> bool:
+    # Filters made by the interpreter at start-up hold plain strings, compared whole.
+    if pattern is None:
+        return True
+    if isinstance(pattern, str):
+        return pattern == value
+    return pattern.match(value) is not None

@@ -10,24 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from diagkit.report.model import Report
+from diagkit.report.units import fmt_bytes, fmt_s
 
 TOP_ROWS = 12
-
-
-def fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
-def fmt_s(s: float) -> str:
-    if s >= 120:
-        return f"{int(s // 60)}m{s % 60:04.1f}s"
-    if s >= 1:
-        return f"{s:.2f} s"
-    return f"{s * 1000:.1f} ms"
 
 
 def short_path(path: str) -> str:

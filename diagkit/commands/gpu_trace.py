@@ -1,0 +1,160 @@
+"""``diag gpu-trace``: kernels, host/device copies, ranges and GPU idle time of a program or a trace.
+
+``--import FILE`` summarizes a trace taken elsewhere (an nsys SQLite export, or
+an .nsys-rep when nsys is here to export it). Running a program goes through
+``diagkit.gpu.launch``: nsys wraps the child where it is found, else the
+in-process collector runs inside it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from diagkit import __version__
+from diagkit.commands.common import console, default_out_dir, prepare_out_dir, save_report
+from diagkit.errors import DiagError
+from diagkit.gpu import nsys_csv, nsys_run, nsys_sqlite
+from diagkit.report.gpu_model import GpuSection
+from diagkit.report.model import (
+    SCHEMA_VERSION,
+    EnvironmentSection,
+    JitSection,
+    MemorySection,
+    NumericsSection,
+    Outcome,
+    RangesSection,
+    Report,
+    Target,
+    TimeSection,
+)
+from diagkit.report.terminal_gpu import render_gpu
+
+S = TypeVar("S")
+NOT_RUN = "not collected: `diag gpu-trace --import` summarizes a trace, it runs nothing"
+
+
+@click.command(
+    "gpu-trace",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("-m", "module", metavar="MODULE", help="Run a module as `python -m MODULE` does.")
+@click.option("--import", "import_path", metavar="FILE", type=click.Path(path_type=Path),
+              help="Summarize a trace taken elsewhere: an nsys SQLite export, or an .nsys-rep "
+                   "(exported with nsys, which must be here).")  # fmt: skip
+@click.option("--nsys", "nsys_path", metavar="PATH", help="The nsys to use [default: on the PATH].")
+@click.option("--no-nsys", is_flag=True, help="Trace in-process even where nsys is found.")
+@click.option("--out", "out", type=click.Path(path_type=Path),
+              help="Report folder [default: diag-reports/<time>-<name>].")  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="No terminal summary; just write the report.")
+@click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
+def gpu_trace(
+    module: str | None,
+    import_path: Path | None,
+    nsys_path: str | None,
+    no_nsys: bool,
+    out: Path | None,
+    quiet: bool,
+    target_args: tuple[str, ...],
+) -> int:
+    """Run SCRIPT (or -m MODULE) and report its GPU kernels, copies, ranges and idle time."""
+    if import_path is not None:
+        if module is not None or target_args:
+            raise DiagError("give either --import FILE or a program to run, not both")
+        if no_nsys and import_path.suffix == ".nsys-rep":
+            raise DiagError(f"{import_path}: an .nsys-rep needs nsys to export it (drop --no-nsys)")
+        report, out_dir = import_trace(import_path, out, nsys_path)
+        if not quiet:
+            render_import(report, console(stderr=True), out_dir)
+        return 0
+    raise DiagError(
+        "running a program under gpu-trace is not available in this build yet; "
+        "summarize a saved trace with --import FILE"
+    )
+
+
+def _section_for(path: Path, out_dir: Path, nsys_path: str | None) -> tuple[GpuSection, Path]:
+    """Summarize ``path``; an .nsys-rep is exported into ``out_dir`` first."""
+    suffix = path.suffix.lower()
+    if suffix == ".qdstrm":
+        raise DiagError(
+            f"{path}: a raw nsys capture, not a report; convert it with nsys's QdstrmImporter "
+            "to an .nsys-rep first"
+        )
+    if suffix == ".nsys-rep":
+        if not path.is_file():
+            raise DiagError(f"{path}: no such file")
+        nsys = nsys_run.find_nsys(nsys_path)
+        if nsys is None:
+            raise DiagError(
+                f"{path}: an .nsys-rep needs nsys to export it and nsys was not found; give "
+                f"--nsys PATH, or run `nsys export --type sqlite -o trace.sqlite {path}` "
+                "where nsys is and import the .sqlite"
+            )
+        sqlite = nsys_run.export(nsys, path, out_dir / (path.stem + ".sqlite"))
+        return nsys_sqlite.load(sqlite), sqlite
+    return nsys_sqlite.load(path), path
+
+
+def import_trace(
+    path: Path, out: Path | None = None, nsys_path: str | None = None
+) -> tuple[Report, Path]:
+    """Summarize a saved trace into a report folder; returns the report and the folder."""
+    if not path.exists():
+        raise DiagError(f"{path}: no such file")
+    if path.is_dir():
+        raise DiagError(f"{path}: a directory; give the trace's .sqlite or .nsys-rep file")
+    # A bad SQLite file is refused before the report folder is created.
+    early = nsys_sqlite.load(path) if path.suffix.lower() != ".nsys-rep" else None
+    out_dir = prepare_out_dir(out or default_out_dir(f"gpu-{path.stem}"))
+    if early is not None:
+        section, sqlite = early, path
+    else:
+        section, sqlite = _section_for(path, out_dir, nsys_path)
+    report = _import_report(path, section)
+    inside = sqlite.resolve().parent == out_dir.resolve()
+    report.files["gpu trace"] = sqlite.name if inside else str(sqlite.resolve())
+    report.files.update(nsys_csv.write_all(section, out_dir))
+    save_report(report, out_dir)
+    return report, out_dir
+
+
+def _off(cls: type[S]) -> S:
+    return cls(available=False, unavailable_reason=NOT_RUN)  # type: ignore[call-arg]
+
+
+def _import_report(path: Path, section: GpuSection) -> Report:
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        diagkit_version=__version__,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        command=["diag", "gpu-trace", "--import", str(path)],
+        target=Target(argv=[str(path)], kind="import", cwd=os.getcwd(), python=sys.executable),
+        outcome=Outcome(
+            kind="imported",
+            wall_s=section.window_s,
+            detail=f"summary of a trace taken elsewhere: {path}",
+        ),
+        time=_off(TimeSection),
+        memory=_off(MemorySection),
+        jit=_off(JitSection),
+        numerics=_off(NumericsSection),
+        ranges=_off(RangesSection),
+        environment=_off(EnvironmentSection),
+        gpu=section,
+    )
+
+
+def render_import(report: Report, c: Console, out_dir: Path) -> None:
+    c.rule(f"[bold]diag gpu-trace[/] --import {escape(' '.join(report.target.argv))}")
+    if report.gpu is not None:
+        render_gpu(report.gpu, c)
+    files = " ".join(sorted(["report.json", *(f for f in report.files.values() if "/" not in f)]))
+    c.print(f"\n[bold]Report[/] {escape(str(out_dir))}/ {escape(files)}")

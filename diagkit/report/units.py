@@ -1,0 +1,19 @@
+"""Human units for sizes and durations (shared by the terminal, progress and HTML outputs)."""
+
+from __future__ import annotations
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def fmt_s(s: float) -> str:
+    if s >= 120:
+        return f"{int(s // 60)}m{s % 60:04.1f}s"
+    if s >= 1:
+        return f"{s:.2f} s"
+    return f"{s * 1000:.1f} ms"

@@ -1,0 +1,65 @@
+"""The speedscope -> function/line tables transform, on stacks whose right answer is known."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from diagkit.collectors import sampled_time
+from diagkit.collectors.sampled_time import program_frames, time_section
+
+BOOT = os.path.join(os.path.dirname(sampled_time.__file__), "..", "_bootstrap.py")
+BOOT = os.path.normpath(BOOT)
+
+
+def _frames():
+    return [
+        {"name": "_run_module_as_main", "file": "<frozen runpy>", "line": 198},  # 0
+        {"name": "main", "file": BOOT, "line": 200},  # 1
+        {"name": "run_program", "file": BOOT, "line": 150},  # 2
+        {"name": "<module>", "file": "/u/est.py", "line": 30},  # 3
+        {"name": "fit", "file": "/u/est.py", "line": 12},  # 4
+        {"name": "fit", "file": "/u/est.py", "line": 14},  # 5
+        {"name": "dot", "file": "/usr/lib/python3.11/site-packages/numpy/x.py", "line": 5},  # 6
+        {"name": "finish", "file": BOOT, "line": 90},  # 7
+    ]
+
+
+def _doc(samples):
+    return {"shared": {"frames": _frames()}, "profiles": [{"name": "MainThread", "samples": samples}]}
+
+
+def test_shares_own_total_and_lines_are_exact():
+    base = [0, 1, 2, 3]
+    samples = [base + [4]] * 6 + [base + [5, 6]] * 3 + [base] * 1 + [[7]] * 5  # 5 exit samples
+    sec = time_section(_doc(samples), rate=100, sampled_s=0.2, source="t")
+    assert sec.samples == 10  # diag's own exit work is not the program's
+    f = {x.name: x for x in sec.functions}
+    assert f["fit"].own_samples == 6 and f["fit"].total_samples == 9
+    assert f["fit"].own_share == pytest.approx(0.6) and f["fit"].total_share == pytest.approx(0.9)
+    assert f["fit"].line == 12 and f["fit"].own_s == pytest.approx(0.06)
+    assert f["dot"].own_share == pytest.approx(0.3) and f["dot"].kind == "python"
+    assert "run_program" not in f and "main" not in f
+    lines = {(ln.function, ln.line): ln.samples for ln in sec.lines}
+    assert lines[("fit", 12)] == 6 and lines[("fit", 14)] == 3
+    assert not any(ln.function == "dot" for ln in sec.lines)  # library code gets no line table
+
+
+def test_recursion_counts_once_per_sample_in_total():
+    fr = _frames()[:4] + [{"name": "rec", "file": "/u/r.py", "line": 1}] * 3
+    doc = {"shared": {"frames": fr}, "profiles": [{"name": "M", "samples": [[0, 1, 2, 3, 4, 5, 6]] * 4}]}
+    sec = time_section(doc, rate=100, sampled_s=0.04, source="t")
+    rec = next(x for x in sec.functions if x.name == "rec")
+    assert rec.total_samples == 4 and rec.total_share == pytest.approx(1.0)
+
+
+def test_other_threads_keep_their_whole_stack():
+    fr = [{"name": "Thread.run", "file": "/usr/lib/python3.11/threading.py", "line": 9}]
+    assert program_frames(fr) == fr
+    assert program_frames([_frames()[7]]) == []
+
+
+def test_no_samples_says_why():
+    sec = time_section(_doc([]), rate=100, sampled_s=0.01, source="t")
+    assert not sec.available and "before the first sample" in sec.unavailable_reason
