@@ -63,6 +63,9 @@ class ProfileOptions:
     sample: bool = True
     # Extra in-process collectors, "module:function" (see _bootstrap._Run.start_extra).
     collectors: list[str] = field(default_factory=list)
+    # Wraps the child's argv in a launcher (nsys). The child is then the launcher: no
+    # start handshake and no sampling, and the exit status comes from the channel.
+    wrap: Callable[[list[str]], list[str]] | None = None
 
 
 class _Child:
@@ -118,17 +121,25 @@ def run_profile(
     if opts.collectors:
         env["DIAGKIT_COLLECTORS"] = ",".join(opts.collectors)
     argv = [sys.executable, "-m", "diagkit._bootstrap", opts.kind, opts.target, *opts.args]
+    if opts.wrap is not None:
+        argv = opts.wrap(argv)
+        for key in ("DIAGKIT_GO_FD", "DIAGKIT_READY_FD"):
+            env.pop(key)
     created = datetime.now(UTC).isoformat(timespec="seconds")
     child = _Child(argv, env, (go_r, ready_w))
     dist_index = DistributionIndex()
     os.close(go_r)
     os.close(ready_w)
-    _wait_ready(ready_r, child)
+    if opts.wrap is None:
+        _wait_ready(ready_r, child)
+    else:
+        os.close(ready_r)
     sampler = PySpySampler(
         child.pid, channel / SPEEDSCOPE, rate=opts.rate, native=opts.native,
         subprocesses=opts.subprocesses, idle=opts.idle,
     )  # fmt: skip
-    sampler_problem = sampler.start() if opts.sample else "not sampled in this pass"
+    sampling = opts.sample and opts.wrap is None
+    sampler_problem = sampler.start() if sampling else "not sampled in this pass"
     t0 = time.monotonic_ns()
     rss = RssSampler(child.pid, t0)
     rss.start()
@@ -161,6 +172,10 @@ def run_profile(
         environment=environment_section(inproc.modules, dist_index),
         stacks=timed_out_stacks,
     )
+    if opts.wrap is not None and inproc.exit_code is not None and report.outcome.kind == "exit":
+        # The launcher's own status may differ from the program's.
+        report.outcome.exit_code = report.outcome.diag_exit_code = inproc.exit_code
+        report.outcome.detail = f"exited with status {inproc.exit_code}"
     if inproc.bad_target:
         report.outcome.detail = f"bad target: {inproc.bad_target}"
     report.memory = rss.section(child.maxrss)

@@ -33,6 +33,10 @@ def _is_bootstrap(frame: dict[str, Any]) -> bool:
     return (frame.get("file") or "").startswith(_OWN_DIR + os.sep + "_bootstrap")
 
 
+def _is_diagkit(frame: dict[str, Any]) -> bool:
+    return (frame.get("file") or "").startswith(_OWN_DIR + os.sep)
+
+
 def _is_runpy(frame: dict[str, Any]) -> bool:
     return (frame.get("file") or "").endswith(("runpy.py", "<frozen runpy>"))
 
@@ -45,6 +49,8 @@ def program_frames(frs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     below that prefix are the program's; a stack that never reached
     ``run_program`` is the bootstrap flushing its collectors at exit.
     """
+    if frs and _is_diagkit(frs[0]) and not _is_bootstrap(frs[0]):
+        return []  # an in-process collector's exit work (atexit), not the program's
     if not frs or not (_is_bootstrap(frs[0]) or _is_runpy(frs[0])):
         return frs  # another thread: all of it is the program's
     i, entered = 0, False

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -22,6 +23,7 @@ from diagkit import __version__
 from diagkit.commands.common import console, default_out_dir, prepare_out_dir, save_report
 from diagkit.errors import DiagError
 from diagkit.gpu import nsys_csv, nsys_run, nsys_sqlite
+from diagkit.gpu.launch import GpuPlan, gpu_plan
 from diagkit.report.gpu_model import GpuSection
 from diagkit.report.model import (
     SCHEMA_VERSION,
@@ -38,6 +40,7 @@ from diagkit.report.model import (
 from diagkit.report.terminal_gpu import render_gpu
 
 S = TypeVar("S")
+GPU_COLLECTOR = "diagkit.gpu.inprocess:collector"
 NOT_RUN = "not collected: `diag gpu-trace --import` summarizes a trace, it runs nothing"
 
 
@@ -74,33 +77,58 @@ def gpu_trace(
         if not quiet:
             render_import(report, console(stderr=True), out_dir)
         return 0
-    raise DiagError(
-        "running a program under gpu-trace is not available in this build yet; "
-        "summarize a saved trace with --import FILE"
-    )
+    from diagkit.commands.profile import resolve_target
+
+    kind, target, args = resolve_target(module, list(target_args))
+    out_dir = prepare_out_dir(out or default_out_dir(f"gpu-{Path(target).stem}"))
+    plan = gpu_plan(out_dir, nsys_path=nsys_path, use_nsys=not no_nsys)
+    report = run_traced(kind, target, args, out_dir, plan)
+    if not quiet:
+        from diagkit.report.terminal import render
+
+        render(report, console(stderr=True), out_dir)
+    return report.outcome.diag_exit_code
+
+
+def run_traced(kind: str, target: str, args: list[str], out_dir: Path, plan: GpuPlan) -> Report:
+    """Run the program under ``plan`` (nsys, or the in-process collector) and save the report."""
+    from diagkit.session import ProfileOptions, run_profile
+
+    opts = ProfileOptions(
+        kind=kind, target=target, args=args, out_dir=out_dir, command=["diag", *sys.argv[1:]],
+        extra_env=plan.env(), collectors=[GPU_COLLECTOR],
+        wrap=plan.wrap if plan.nsys is not None else None,
+    )  # fmt: skip
+    report = run_profile(opts, contribute=gpu_contributor(plan, out_dir))
+    save_report(report, out_dir)
+    return report
+
+
+def gpu_contributor(
+    plan: GpuPlan, out_dir: Path
+) -> Callable[[Report, list[dict[str, Any]], int], None]:
+    """The session hook that turns the plan's results into the report's GPU section."""
+
+    def contribute(report: Report, events: list[dict[str, Any]], t0_ns: int) -> None:
+        report.gpu, files = plan.collect(t0_ns=t0_ns, returncode=report.outcome.exit_code)
+        report.files.update(files)
+        if report.gpu.available:
+            report.files.update(nsys_csv.write_all(report.gpu, out_dir))
+
+    return contribute
 
 
 def _section_for(path: Path, out_dir: Path, nsys_path: str | None) -> tuple[GpuSection, Path]:
-    """Summarize ``path``; an .nsys-rep is exported into ``out_dir`` first."""
-    suffix = path.suffix.lower()
-    if suffix == ".qdstrm":
+    """Export an .nsys-rep into ``out_dir`` and summarize it."""
+    nsys = nsys_run.find_nsys(nsys_path)
+    if nsys is None:
         raise DiagError(
-            f"{path}: a raw nsys capture, not a report; convert it with nsys's QdstrmImporter "
-            "to an .nsys-rep first"
+            f"{path}: an .nsys-rep needs nsys to export it and nsys was not found; give "
+            f"--nsys PATH, or run `nsys export --type sqlite -o trace.sqlite {path}` "
+            "where nsys is and import the .sqlite"
         )
-    if suffix == ".nsys-rep":
-        if not path.is_file():
-            raise DiagError(f"{path}: no such file")
-        nsys = nsys_run.find_nsys(nsys_path)
-        if nsys is None:
-            raise DiagError(
-                f"{path}: an .nsys-rep needs nsys to export it and nsys was not found; give "
-                f"--nsys PATH, or run `nsys export --type sqlite -o trace.sqlite {path}` "
-                "where nsys is and import the .sqlite"
-            )
-        sqlite = nsys_run.export(nsys, path, out_dir / (path.stem + ".sqlite"))
-        return nsys_sqlite.load(sqlite), sqlite
-    return nsys_sqlite.load(path), path
+    sqlite = nsys_run.export(nsys, path, out_dir / (path.stem + ".sqlite"))
+    return nsys_sqlite.load(sqlite), sqlite
 
 
 def import_trace(
@@ -111,8 +139,16 @@ def import_trace(
         raise DiagError(f"{path}: no such file")
     if path.is_dir():
         raise DiagError(f"{path}: a directory; give the trace's .sqlite or .nsys-rep file")
+    rep = path.suffix.lower() == ".nsys-rep"
+    if path.suffix.lower() == ".qdstrm":
+        raise DiagError(
+            f"{path}: a raw nsys capture, not a report; convert it with nsys's QdstrmImporter "
+            "to an .nsys-rep first"
+        )
+    if rep:
+        nsys_run.find_nsys(nsys_path)  # a bad --nsys is reported before anything is written
     # A bad SQLite file is refused before the report folder is created.
-    early = nsys_sqlite.load(path) if path.suffix.lower() != ".nsys-rep" else None
+    early = None if rep else nsys_sqlite.load(path)
     out_dir = prepare_out_dir(out or default_out_dir(f"gpu-{path.stem}"))
     if early is not None:
         section, sqlite = early, path
