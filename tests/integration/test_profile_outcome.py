@@ -89,7 +89,9 @@ def test_timeout_dumps_stacks_and_stops_the_target(tmp_path, script):
     assert rep.outcome.kind == "timeout"
     frames = [f.function for th in rep.stacks.threads for f in th.frames]
     assert "wait_for_results" in frames
-    assert "timeout after 1.5 s" in rep.stacks.reason or rep.stacks.source.startswith("faulthandler")
+    assert "timeout after 1.5 s" in rep.stacks.reason or rep.stacks.source.startswith(
+        "faulthandler"
+    )
 
 
 def test_ctrl_c_to_diag_still_writes_the_report(tmp_path, script):

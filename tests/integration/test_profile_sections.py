@@ -157,7 +157,9 @@ def _diagkit_is_editable() -> bool:
 
 
 def test_report_validates_against_the_published_schema(tmp_path, script):
-    target = script("s.py", "import warnings, diagkit\nwith diagkit.range('r'):\n    warnings.warn('w')\n")
+    target = script(
+        "s.py", "import warnings, diagkit\nwith diagkit.range('r'):\n    warnings.warn('w')\n"
+    )
     run = run_diag(["profile", str(target)], cwd=tmp_path)
     schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
     jsonschema.validate(run.raw, schema)

@@ -19,8 +19,12 @@ from tests.conftest import ROOT
 
 
 def _report() -> Report:
-    rep = Report("1.0", "0.1.0", "now", ["diag"], Target(["x.py"], "script", "/", "py"), Outcome("exit", 0))
-    rep.time = TimeSection(functions=[FunctionTime("f", "x.py", 3, 5, 9, 0.05, 0.09, 0.5, 0.9, calls=12)])
+    rep = Report(
+        "1.0", "0.1.0", "now", ["diag"], Target(["x.py"], "script", "/", "py"), Outcome("exit", 0)
+    )
+    rep.time = TimeSection(
+        functions=[FunctionTime("f", "x.py", 3, 5, 9, 0.05, 0.09, 0.5, 0.9, calls=12)]
+    )
     return rep
 
 

@@ -27,7 +27,10 @@ def _frames():
 
 
 def _doc(samples):
-    return {"shared": {"frames": _frames()}, "profiles": [{"name": "MainThread", "samples": samples}]}
+    return {
+        "shared": {"frames": _frames()},
+        "profiles": [{"name": "MainThread", "samples": samples}],
+    }
 
 
 def test_shares_own_total_and_lines_are_exact():
@@ -48,7 +51,10 @@ def test_shares_own_total_and_lines_are_exact():
 
 def test_recursion_counts_once_per_sample_in_total():
     fr = _frames()[:4] + [{"name": "rec", "file": "/u/r.py", "line": 1}] * 3
-    doc = {"shared": {"frames": fr}, "profiles": [{"name": "M", "samples": [[0, 1, 2, 3, 4, 5, 6]] * 4}]}
+    doc = {
+        "shared": {"frames": fr},
+        "profiles": [{"name": "M", "samples": [[0, 1, 2, 3, 4, 5, 6]] * 4}],
+    }
     sec = time_section(doc, rate=100, sampled_s=0.04, source="t")
     rec = next(x for x in sec.functions if x.name == "rec")
     assert rec.total_samples == 4 and rec.total_share == pytest.approx(1.0)
