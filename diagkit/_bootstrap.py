@@ -96,8 +96,17 @@ class _Run:
     def _on_sigterm(self, signum: int, frame: object) -> None:
         self.channel.emit("signal", signum=signum)
         self.finish()
+        _close_stack_file()  # dying by the signal again skips atexit
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+_stack_file_closers: list[Callable[[], None]] = []
+
+
+def _close_stack_file() -> None:
+    while _stack_file_closers:
+        _stack_file_closers.pop()()
 
 
 def _prepare_stack_signal() -> None:
@@ -115,7 +124,8 @@ def _prepare_stack_signal() -> None:
         fh.close()
         path.unlink(missing_ok=True)
 
-    atexit.register(close)
+    _stack_file_closers.append(close)
+    atexit.register(_close_stack_file)
 
 
 def _user_traceback(tb: TracebackType | None) -> TracebackType | None:

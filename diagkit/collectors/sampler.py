@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -32,7 +33,16 @@ class SamplerResult:
 
 
 def find_py_spy() -> str | None:
-    return shutil.which("py-spy")
+    """The py-spy beside this interpreter (where its wheel installs it), else on PATH.
+
+    A PATH entry may be a wrapper (a pyenv shim costs ~80 ms a call).
+    """
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if os.access(beside, os.X_OK) else shutil.which("py-spy")
+
+
+# RUST_BACKTRACE, where a user has it set, would bury py-spy's one-line error under a backtrace.
+QUIET_ENV = {"RUST_BACKTRACE": "0", "RUST_LIB_BACKTRACE": "0"}
 
 
 def py_spy_version(exe: str) -> str:
@@ -95,7 +105,7 @@ class PySpySampler:
             # Its status lines go to stdout or stderr depending on the version and on
             # whether they are terminals: read both as one stream.
             self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **QUIET_ENV},
         )  # fmt: skip
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()

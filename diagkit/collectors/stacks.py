@@ -7,10 +7,11 @@ import os
 import re
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 from diagkit import stackfile
-from diagkit.collectors.sampler import PERMISSION_HINT, find_py_spy
+from diagkit.collectors.sampler import PERMISSION_HINT, QUIET_ENV, find_py_spy
 from diagkit.report.model import StackFrame, StacksSection, ThreadStack
 
 LOCAL_REPR_MAX = 200
@@ -30,12 +31,13 @@ def py_spy_dump(
     if show_locals:
         cmd.append("--locals")
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        env = {**os.environ, **QUIET_ENV}
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         sec.available, sec.unavailable_reason = False, f"py-spy dump took over {timeout:.0f} s"
         return sec
     if out.returncode != 0:
-        err = " ".join(out.stderr.split())[-300:]
+        err = " ".join(out.stderr.partition("Stack backtrace:")[0].split())[-300:]
         sec.available = False
         if re.search(r"permission|Operation not permitted|EPERM", err, re.I):
             sec.unavailable_reason = f"py-spy was refused access to pid {pid}: {PERMISSION_HINT}"
@@ -47,6 +49,10 @@ def py_spy_dump(
     except json.JSONDecodeError:
         sec.available, sec.unavailable_reason = False, "py-spy dump printed no JSON"
         return sec
+    if show_locals:
+        from diagkit.collectors.locals_summary import summarise_locals
+
+        summarise_locals(pid, data)
     sec.threads = [_thread(t) for t in data]
     return sec
 
@@ -87,6 +93,12 @@ def faulthandler_dump(pid: int, wait: float = 2.0) -> StacksSection:
         sec.available = False
         sec.unavailable_reason = "the process was not started by diag, so it has no stack file"
         return sec
+    if not _answers_stack_signal(pid, path):
+        sec.available = False
+        sec.unavailable_reason = (
+            "the process does not handle the stack signal (not started by diag)"
+        )
+        return sec
     size = path.stat().st_size
     try:
         os.kill(pid, stackfile.SIGNAL)
@@ -112,6 +124,25 @@ def faulthandler_dump(pid: int, wait: float = 2.0) -> StacksSection:
             "the process did not answer the stack signal (busy in native code?)"
         )
     return sec
+
+
+def _answers_stack_signal(pid: int, path: Path) -> bool:
+    """Signal only a process that catches the signal and is younger than its stack file.
+
+    SIGUSR2's default action kills; a stack file left by a run that was killed
+    names a pid the kernel may since have given to another program.
+    """
+    import psutil
+
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            caught = next(int(ln.split()[1], 16) for ln in fh if ln.startswith("SigCgt:"))
+        started = psutil.Process(pid).create_time()
+        written = path.stat().st_mtime
+    except (OSError, StopIteration, ValueError, psutil.Error):
+        return False
+    # The start time is derived from a boot time in whole seconds: allow that much error.
+    return bool(caught >> (stackfile.SIGNAL - 1) & 1) and written >= started - 1.5
 
 
 def parse_faulthandler(text: str) -> list[ThreadStack]:

@@ -254,11 +254,49 @@ class StackFrame:
 
 @dataclass
 class ThreadStack:
+    """One thread. ``thread_id`` is the OS thread id from py-spy, the Python ident from faulthandler."""
+
     thread_id: int
     name: str
     active: bool | None = None
     owns_gil: bool | None = None
     frames: list[StackFrame] = field(default_factory=list)
+    os_state: str = ""  # the kernel's scheduler state: running, sleeping, disk-sleep, ...
+    cpu_s: float | None = None  # user+system CPU time of the thread so far
+    cpu_share: float | None = None  # of one core, over the moments before this stack was taken
+
+
+@dataclass
+class ChildProcess:
+    pid: int
+    name: str
+    cmdline: str
+    python: bool | None = None  # None: the OS would not say
+
+
+@dataclass
+class ProcessFacts:
+    """What the OS says about a process; facts it would not let diag read are listed in ``unreadable``."""
+
+    pid: int
+    ppid: int = 0
+    name: str = ""
+    cmdline: list[str] = field(default_factory=list)
+    exe: str = ""
+    cwd: str = ""
+    user: str = ""
+    state: str = ""
+    started: str = ""  # ISO 8601, local time
+    running_s: float = 0.0
+    cpu_user_s: float = 0.0
+    cpu_system_s: float = 0.0
+    cpu_share: float | None = None  # of one core, over the moments before the stacks were taken
+    rss: int = 0
+    threads: int = 0
+    open_files: list[str] = field(default_factory=list)
+    open_fds: int | None = None
+    children: list[ChildProcess] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -272,6 +310,7 @@ class StacksSection:
     taken_t: float = 0.0
     pid: int = 0
     threads: list[ThreadStack] = field(default_factory=list)
+    process: ProcessFacts | None = None
 
 
 @dataclass

@@ -38,6 +38,10 @@ def render(report: Report, console: Console, out_dir: Path | None = None) -> Non
         from diagkit.report.terminal_gpu import render_gpu
 
         render_gpu(report.gpu, console)
+    if report.deep is not None:
+        from diagkit.report.terminal_deep import render_deep
+
+        render_deep(report, console)
     for note in report.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
     if out_dir is not None and report.files:
@@ -47,7 +51,8 @@ def render(report: Report, console: Console, out_dir: Path | None = None) -> Non
 
 def _headline(r: Report, c: Console) -> None:
     o = r.outcome
-    color = "green" if o.kind == "exit" and o.exit_code == 0 else "red"
+    ok = (o.kind == "exit" and o.exit_code == 0) or o.kind in ("detached", "imported")
+    color = "green" if ok else "red"
     mem = fmt_bytes(r.memory.peak_rss) if r.memory.available else "n/a"
     c.rule(f"[bold]diag profile[/] {escape(' '.join(r.target.argv))}")
     c.print(

@@ -1,0 +1,150 @@
+"""Dump running processes in rounds: each round takes every process's stacks and facts once.
+
+Each dump is preceded by a reading of every thread's CPU time, so a stack comes
+with the CPU its thread used just before it: over a short window for the first
+dump, since the previous dump for the others. The stacks come from py-spy, or
+from faulthandler for a process diag started when py-spy is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import psutil
+
+from diagkit.attach import EXIT_GONE, EXIT_REFUSED, describe, gone, refusal_message
+from diagkit.collectors.process_facts import process_facts
+from diagkit.collectors.stacks import dump_stacks
+from diagkit.collectors.thread_cpu import ThreadCpu, cpu_shares, read_threads
+from diagkit.dumping.verdict import process_summary, thread_verdicts
+from diagkit.report.dump_model import ProcessDump
+from diagkit.report.model import StacksSection
+
+CPU_WINDOW_S = 0.1
+PARALLEL = 4
+
+
+@dataclass
+class DumpOptions:
+    native: bool = False
+    show_locals: bool = False
+    repeat: int = 1
+    interval: float = 1.0
+    window: float = CPU_WINDOW_S
+
+
+@dataclass
+class Dumped:
+    """One process's dumps, and the exit status its failure calls for (0: none)."""
+
+    proc: psutil.Process
+    result: ProcessDump
+    exit_code: int = 0
+    _before: ThreadCpu | None = None
+    _done: bool = False
+
+
+def dump_rounds(
+    targets: list[tuple[psutil.Process, int]],
+    opts: DumpOptions,
+    early: dict[int, ThreadCpu] | None = None,
+) -> list[Dumped]:
+    """``targets``: (process, pid of the process it was found under or 0). Order is kept.
+
+    ``early``: CPU readings already taken (by pid); the first window started then.
+    """
+    items = [Dumped(proc, ProcessDump(pid=proc.pid, child_of=parent)) for proc, parent in targets]
+    for item in items:
+        item._before = (early or {}).get(item.proc.pid) or read_threads(item.proc.pid)
+    start = min(i._before.t for i in items if i._before is not None)
+    time.sleep(max(0.0, start + opts.window - time.monotonic()))
+    first_at = time.monotonic()
+    for k in range(opts.repeat):
+        delay = first_at + k * opts.interval - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        live = [i for i in items if not i._done]
+        if not live:
+            break
+        _round(live, k, opts, start)
+    for item in items:
+        _conclude(item)
+    return items
+
+
+def _round(live: list[Dumped], k: int, opts: DumpOptions, start: float) -> None:
+    readings = [read_threads(i.proc.pid) for i in live]
+
+    def one(item: Dumped) -> StacksSection:
+        return dump_stacks(item.proc.pid, native=opts.native, show_locals=opts.show_locals)
+
+    if len(live) == 1:
+        sections = [one(live[0])]
+    else:
+        from concurrent.futures import ThreadPoolExecutor  # 6 ms to import: only when needed
+
+        with ThreadPoolExecutor(min(PARALLEL, len(live))) as pool:
+            sections = list(pool.map(one, live))
+    for item, after, sec in zip(live, readings, sections, strict=True):
+        if not sec.available:
+            _failed(item, sec, k, opts.repeat)
+            continue
+        try:
+            sec.process = process_facts(item.proc, item._before, after)
+        except psutil.Error:
+            _failed(item, sec, k, opts.repeat)
+            continue
+        _annotate(sec, item._before, after)
+        sec.taken_t = after.t - start
+        item.result.dumps.append(sec)
+        item._before = after
+
+
+def _annotate(sec: StacksSection, before: ThreadCpu | None, after: ThreadCpu) -> None:
+    shares = cpu_shares(before, after) if before is not None else {}
+    if not sec.source.startswith("py-spy") and len(sec.threads) == 1 and len(after.cpu) == 1:
+        # faulthandler names threads by Python ident, not OS id: only a lone thread maps.
+        tid = next(iter(after.cpu))
+        sec.threads[0].cpu_s, sec.threads[0].cpu_share = after.cpu[tid], shares.get(tid)
+        sec.threads[0].os_state = after.state.get(tid, "")
+        return
+    for th in sec.threads:
+        if th.thread_id in after.cpu:
+            th.cpu_s = after.cpu[th.thread_id]
+            th.cpu_share = shares.get(th.thread_id)
+            th.os_state = after.state.get(th.thread_id, "")
+
+
+def _failed(item: Dumped, sec: StacksSection, k: int, repeat: int) -> None:
+    item._done = True
+    if gone(item.proc):
+        item.result.exited = (
+            "exited during the dump"
+            if k == 0
+            else f"exited during the dumps (after {k} of {repeat})"
+        )
+        item.exit_code = EXIT_GONE
+        return
+    reason = sec.unavailable_reason
+    if "refused access" in reason:
+        item.result.error, item.exit_code = refusal_message(item.proc), EXIT_REFUSED
+    elif "Failed to find python version" in reason:
+        item.result.error = f"{describe(item.proc)} is not a Python process (py-spy found no Python interpreter in it)"
+        item.exit_code = EXIT_GONE
+    else:
+        item.result.error, item.exit_code = f"{describe(item.proc)}: {reason}", EXIT_GONE
+
+
+def _conclude(item: Dumped) -> None:
+    dumps = item.result.dumps
+    if len(dumps) < 2:
+        return
+    first, last = dumps[0].process, dumps[-1].process
+    span = dumps[-1].taken_t - dumps[0].taken_t
+    share = None
+    if first is not None and last is not None and span > 0 and "cpu times" not in last.unreadable:
+        used = last.cpu_user_s + last.cpu_system_s - first.cpu_user_s - first.cpu_system_s
+        share = max(0.0, used) / span
+    item.result.verdicts = thread_verdicts(dumps, share)
+    item.result.summary = process_summary(item.result.verdicts, len(dumps), span)

@@ -1,0 +1,83 @@
+"""The faulthandler fallback signals only processes that catch the signal, and parses what they write.
+
+SIGUSR2 kills a process that does not handle it, and a stack file left behind
+by a killed run names a pid that may since belong to another program.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from diagkit import stackfile
+from diagkit.collectors.stacks import faulthandler_dump, parse_faulthandler
+
+PREPARED = """
+import faulthandler, os, sys, threading, time
+from diagkit import stackfile
+path = stackfile.path_for(os.getpid())
+path.parent.mkdir(mode=0o700, exist_ok=True)
+fh = open(path, "w")
+faulthandler.register(stackfile.SIGNAL, file=fh, all_threads=True, chain=False)
+def parked():
+    time.sleep(60)
+threading.Thread(target=parked, daemon=True).start()
+print("ready", flush=True)
+parked()
+"""
+
+
+def _start(code: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    return proc
+
+
+def test_a_process_that_does_not_catch_the_signal_is_never_sent_it():
+    proc = _start("import time; print('ready', flush=True); time.sleep(60)")
+    path = stackfile.path_for(proc.pid)
+    try:
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        path.write_text("")  # as if a killed run had left it for this pid
+        sec = faulthandler_dump(proc.pid, wait=0.3)
+        assert not sec.available and "does not handle" in sec.unavailable_reason
+        time.sleep(0.1)
+        assert proc.poll() is None  # still alive: SIGUSR2 would have killed it
+    finally:
+        path.unlink(missing_ok=True)
+        proc.kill()
+        proc.wait()
+
+
+def test_a_prepared_process_answers_with_every_thread():
+    proc = _start(PREPARED)
+    try:
+        sec = faulthandler_dump(proc.pid)
+        assert sec.available, sec.unavailable_reason
+        assert len(sec.threads) == 2
+        assert all(th.frames and th.frames[0].function == "parked" for th in sec.threads)
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+        stackfile.path_for(proc.pid).unlink(missing_ok=True)
+
+
+def test_parse_faulthandler_text():
+    text = (
+        "Thread 0x00007f0000000001 (most recent call first):\n"
+        '  File "/app/a.py", line 3 in wait\n'
+        '  File "/app/a.py", line 9 in <module>\n'
+        "\n"
+        "Current thread 0x00007f0000000002 (most recent call first):\n"
+        '  File "/app/b.py", line 12 in spin\n'
+    )
+    threads = parse_faulthandler(text)
+    assert [(t.thread_id, t.name) for t in threads] == [
+        (0x7F0000000001, "Thread"),
+        (0x7F0000000002, "Current thread"),
+    ]
+    assert [(f.function, f.line) for f in threads[0].frames] == [("wait", 3), ("<module>", 9)]
+    assert os.path.basename(threads[1].frames[0].file) == "b.py"
