@@ -58,7 +58,7 @@ def counter(tmp_path):
 
 def _emit(text: str, n: int, category: type[Warning] = UserWarning) -> None:
     for _ in range(n):
-        warnings.warn(text, category)  # one location: same line every time
+        warnings.warn(text, category, stacklevel=1)  # one location: same line every time
 
 
 def test_replay_of_once_ignore_always(counter):
@@ -79,4 +79,4 @@ def test_replay_of_error_raises_the_warning(counter):
     warnings.simplefilter("error")
     wc.install()
     with pytest.raises(UserWarning, match="boom"):
-        warnings.warn("boom", UserWarning)
+        warnings.warn("boom", UserWarning, stacklevel=1)

@@ -35,7 +35,7 @@ def _doc(samples):
 
 def test_shares_own_total_and_lines_are_exact():
     base = [0, 1, 2, 3]
-    samples = [base + [4]] * 6 + [base + [5, 6]] * 3 + [base] * 1 + [[7]] * 5  # 5 exit samples
+    samples = [[*base, 4]] * 6 + [[*base, 5, 6]] * 3 + [base] * 1 + [[7]] * 5  # 5 exit samples
     sec = time_section(_doc(samples), rate=100, sampled_s=0.2, source="t")
     assert sec.samples == 10  # diag's own exit work is not the program's
     f = {x.name: x for x in sec.functions}
