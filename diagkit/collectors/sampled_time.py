@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import linecache
 import os
 import sysconfig
@@ -21,6 +22,7 @@ HOT_FUNCTIONS_FOR_LINES = 5
 LINES_PER_FUNCTION = 12
 
 
+@functools.cache
 def is_library_file(path: str) -> bool:
     """Standard library, site-packages, or not a Python file: not the user's own code."""
     if not path.endswith(".py"):
@@ -68,6 +70,7 @@ def time_section(
     own: Counter[tuple[str, str]] = Counter()
     total: Counter[tuple[str, str]] = Counter()
     lines: Counter[tuple[str, str, int]] = Counter()
+    line_own: Counter[tuple[str, str, int]] = Counter()
     first_line: dict[tuple[str, str], int] = {}
     threads: list[tuple[str, int]] = []
     n = 0
@@ -95,6 +98,11 @@ def time_section(
                     first_line[key] = ln
             leaf = frs[-1]
             own[(leaf["name"], leaf.get("file") or "")] += 1
+            user = next(
+                (fr for fr in reversed(frs) if not is_library_file(fr.get("file") or "")), None
+            )
+            if user is not None:
+                line_own[(user["name"], user.get("file") or "", int(user.get("line") or 0))] += 1
     sec = TimeSection(source=source, rate_hz=rate, samples=n, sampled_s=sampled_s)
     if n == 0:
         sec.available = False
@@ -117,8 +125,12 @@ def time_section(
         )
         for k in keep
     ]  # fmt: skip
-    hot = [k for k in by_total if not is_library_file(k[1])]
-    hot = hot[:HOT_FUNCTIONS_FOR_LINES] or by_total[:1]
+    # Hot functions for the line table: where the program's own code was innermost, so a
+    # main() that calls everything does not crowd out the loop that does the work.
+    user_own: Counter[tuple[str, str]] = Counter()
+    for (name, f, _), c in line_own.items():
+        user_own[(name, f)] += c
+    hot = [k for k, _ in user_own.most_common(HOT_FUNCTIONS_FOR_LINES)] or by_total[:1]
     for key in hot:
         rows = sorted(
             ((ln, c) for (name, f, ln), c in lines.items() if (name, f) == key and ln),
@@ -127,7 +139,7 @@ def time_section(
         sec.lines += [
             LineTime(
                 function=key[0], file=key[1], line=ln, samples=c, seconds=c * dt, share=c / n,
-                source=linecache.getline(key[1], ln).strip(),
+                source=linecache.getline(key[1], ln).strip(), own_samples=line_own[(*key, ln)],
             )
             for ln, c in rows
         ]  # fmt: skip

@@ -78,6 +78,9 @@ class FunctionTime:
 
 @dataclass
 class LineTime:
+    """A line's samples: ``samples`` with everything it calls; ``own_samples`` where it was
+    the innermost line of the program's own code (library and native frames below it count)."""
+
     function: str
     file: str
     line: int
@@ -85,6 +88,7 @@ class LineTime:
     seconds: float
     share: float
     source: str = ""
+    own_samples: int = 0
 
 
 @dataclass

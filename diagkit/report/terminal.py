@@ -86,14 +86,21 @@ def _time(r: Report, c: Console) -> None:
                     f"{escape(f.name)} [dim]{escape(where)}[/]")  # fmt: skip
     c.print(tab)
     if t.lines:
-        c.print("\n[bold]Hot lines[/] (share of all samples, the line and everything it calls)")
-        lt = Table(box=None, pad_edge=False, show_header=False)
-        lt.add_column(justify="right")
-        lt.add_column()
-        lt.add_column(overflow="ellipsis", no_wrap=True)
-        for ln in sorted(t.lines, key=lambda x: -x.samples)[:TOP_ROWS]:
-            lt.add_row(f"{ln.share:6.1%}", f"[dim]{escape(short_path(ln.file))}:{ln.line}[/]",
-                       escape(ln.source))  # fmt: skip
+        c.print(
+            "\n[bold]Hot lines[/] [dim](own: the innermost line of your code, library calls "
+            "included; total: with everything it calls)[/]"
+        )
+        n = max(t.samples, 1)
+        rows = sorted(t.lines, key=lambda x: (-x.own_samples, -x.samples))[:TOP_ROWS]
+        where = [f"{Path(ln.file).name}:{ln.line}" for ln in rows]
+        lt = Table(box=None, pad_edge=False, header_style="bold dim")
+        lt.add_column("own", justify="right", no_wrap=True, min_width=6)
+        lt.add_column("total", justify="right", no_wrap=True, min_width=6)
+        lt.add_column("line", no_wrap=True, min_width=max(map(len, where)))
+        lt.add_column("source", overflow="ellipsis", no_wrap=True)
+        for ln, w in zip(rows, where, strict=True):
+            lt.add_row(f"{ln.own_samples / n:6.1%}", f"{ln.share:6.1%}",
+                       f"[dim]{escape(w)}[/]", escape(ln.source))  # fmt: skip
         c.print(lt)
 
 
@@ -112,7 +119,11 @@ def _jit(r: Report, c: Console) -> None:
     j = r.jit
     if not j.functions:
         return
-    c.print(f"\n[bold]Numba[/] {len(j.compiles)} compiles, {fmt_s(j.total_compile_s)} compiling")
+    hits = sum(f.cache_hits for f in j.functions)
+    cached = f", {hits} loaded from the on-disk cache" if hits else ""
+    c.print(
+        f"\n[bold]Numba[/] {len(j.compiles)} compiles, {fmt_s(j.total_compile_s)} compiling{cached}"
+    )
     tab = Table(box=None, pad_edge=False, header_style="bold dim")
     for col in ("compile", "n", "cache hit/miss", "function"):
         tab.add_column(col, justify="left" if col == "function" else "right")

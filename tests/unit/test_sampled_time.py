@@ -47,6 +47,9 @@ def test_shares_own_total_and_lines_are_exact():
     lines = {(ln.function, ln.line): ln.samples for ln in sec.lines}
     assert lines[("fit", 12)] == 6 and lines[("fit", 14)] == 3
     assert not any(ln.function == "dot" for ln in sec.lines)  # library code gets no line table
+    own = {(ln.function, ln.line): ln.own_samples for ln in sec.lines}
+    # numpy's dot below fit:14 is fit:14's own time; <module> only calls fit, except once.
+    assert own[("fit", 12)] == 6 and own[("fit", 14)] == 3 and own[("<module>", 30)] == 1
 
 
 def test_recursion_counts_once_per_sample_in_total():
