@@ -1,0 +1,57 @@
+"""The ``--deep`` options of ``diag profile``: checked before the sampled pass, run after it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import click
+
+from diagkit.deep.config import DeepRequest
+from diagkit.errors import DiagError
+
+if TYPE_CHECKING:  # the passes pull in pstats and the code index: only for --deep runs
+    from diagkit.deep.passes import Named, Tick
+    from diagkit.report.model import Report
+    from diagkit.session import ProfileOptions
+
+
+def deep_request(
+    deep: bool, lines: str | None, memory_lines: str | None, no_jit: bool, attach: bool
+) -> DeepRequest | None:
+    """None without ``--deep``; ``--lines``, ``--memory-lines`` and ``--no-jit`` imply it."""
+    if not (deep or lines or memory_lines or no_jit):
+        return None
+    if attach:
+        raise DiagError("--deep runs the program again under tracers: it cannot attach to --pid")
+    return DeepRequest(_names(lines), _names(memory_lines), no_jit)
+
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+@dataclass
+class DeepPlan:
+    request: DeepRequest
+    named: Named
+    quiet: bool
+
+    def run(self, report: Report, opts: ProfileOptions, on_tick: Tick) -> None:
+        from diagkit.deep.passes import run_deep
+
+        run_deep(report, opts, self.request, self.named, on_tick, self._say)
+
+    def _say(self, text: str) -> None:
+        if not self.quiet:
+            click.echo(f"diag: {text}", err=True)
+
+
+def plan_deep(request: DeepRequest, kind: str, target: str, quiet: bool) -> DeepPlan:
+    """Resolve the named functions now: a name that does not resolve is one line, and the run goes on."""
+    from diagkit.deep.passes import resolve_names
+
+    named = resolve_names(request, kind, target)
+    for problem in named.problems:
+        click.echo(f"diag: {problem}", err=True)
+    return DeepPlan(request, named, quiet)

@@ -1,0 +1,209 @@
+"""Which functions the tracers pass traces line by line, and how a user's name resolves to one.
+
+Hot functions come from the sampled pass: the top user functions by own time,
+outside the standard library and site-packages. ``--lines`` and
+``--memory-lines`` add names given as ``module:qualname``, ``path.py:function``
+or a bare function name in the program's own file. Resolution reads files only:
+no module of the program is imported in diag's process.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.machinery
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from diagkit.collectors.sampled_time import is_library_file
+from diagkit.deep.codeindex import CodeInfo, containing, index_file, real
+from diagkit.report.model import TimeSection
+
+HOT_LIMIT = 3
+HOT_MIN_SHARE = 0.02
+JITTED_LIMIT = 5
+_OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Code objects that cannot be asked for by name: comprehensions, lambdas, generator expressions.
+_ANONYMOUS = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>")
+
+
+@dataclass(frozen=True)
+class Target:
+    file: str  # real path
+    first: int
+    qualname: str
+    jitted: bool
+    reason: str
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.file, self.first, self.qualname)
+
+
+@dataclass
+class Resolution:
+    targets: list[Target]
+    problems: list[str]  # one line each, ready to print
+
+
+def _target(info: CodeInfo, reason: str) -> Target:
+    return Target(info.file, info.first, info.qualname, info.jitted, reason)
+
+
+def main_file(kind: str, target: str) -> str | None:
+    """The file the program starts in: the script, or the module's own file for ``-m``."""
+    if kind == "script":
+        path = os.path.join(target, "__main__.py") if os.path.isdir(target) else target
+        return real(path)
+    return find_module_file(target, [os.getcwd(), *sys.path[1:]])
+
+
+def search_path(kind: str, target: str) -> list[str]:
+    """sys.path as the program will see it: its own folder (or the cwd for -m) first."""
+    head = os.path.dirname(os.path.abspath(target)) if kind == "script" else os.getcwd()
+    return [head, *sys.path[1:]]
+
+
+def find_module_file(name: str, path: list[str]) -> str | None:
+    """A module's source file, found the way import would find it, without running any package."""
+    parts = name.split(".")
+    locations: list[str] | None = path
+    spec = None
+    for i in range(len(parts)):
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), locations)
+        except (ImportError, ValueError):
+            return None
+        if spec is None:
+            return None
+        locations = list(spec.submodule_search_locations or [])
+        if i < len(parts) - 1 and not locations:
+            return None
+    origin = spec.origin if spec is not None else None
+    return real(origin) if origin and origin.endswith(".py") else None
+
+
+def resolve(specs: list[str], option: str, kind: str, target: str) -> Resolution:
+    """Resolve each ``--lines``/``--memory-lines`` name; the ones that fail become problem lines."""
+    res = Resolution([], [])
+    home = main_file(kind, target)
+    for spec in specs:
+        found, problem = _resolve_one(spec, option, kind, target, home)
+        res.targets += found
+        if problem:
+            res.problems.append(problem)
+    return res
+
+
+def _resolve_one(
+    spec: str, option: str, kind: str, target: str, home: str | None
+) -> tuple[list[Target], str]:
+    where, sep, name = spec.rpartition(":")
+    if not sep:
+        where, name = "", spec
+    if not name:
+        return [], f"{option} {spec}: no function name after ':'"
+    if not where or where == "__main__":
+        file = home
+        label = os.path.basename(home) if home else target
+    elif where.endswith(".py") or os.sep in where:
+        file = real(where) if os.path.isfile(where) else None
+        label = where
+        if file is None:
+            return [], f"{option} {spec}: no such file {where}"
+    else:
+        file = find_module_file(where, search_path(kind, target))
+        label = where
+        if file is None:
+            close = _close(where.rsplit(".", 1)[-1], _modules_near(kind, target))
+            return [], f"{option} {spec}: no module named {where!r}{close}"
+    infos = [i for i in index_file(file) if i.name not in _ANONYMOUS] if file else []
+    if not infos:
+        return [], f"{option} {spec}: cannot read or compile {label}"
+    exact = [i for i in infos if i.qualname == name]
+    picked = exact or [i for i in infos if i.name == name.rsplit(".", 1)[-1] and "." not in name]
+    picked = picked or [i for i in infos if i.qualname.replace("<locals>.", "") == name]
+    if not picked:
+        names = sorted({i.qualname for i in infos} | {i.name for i in infos})
+        return [], f"{option} {spec}: no function {name!r} in {label}{_close(name, names)}"
+    return [_target(i, option) for i in picked], ""
+
+
+def _close(name: str, candidates: list[str]) -> str:
+    near = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    return f"; closest: {', '.join(near)}" if near else ""
+
+
+def _modules_near(kind: str, target: str) -> list[str]:
+    head = search_path(kind, target)[0]
+    try:
+        entries = os.listdir(head)
+    except OSError:
+        return []
+    return [e.removesuffix(".py") for e in entries if e.endswith(".py") or "." not in e]
+
+
+def is_user_file(path: str) -> bool:
+    """The program's own code: not the standard library, site-packages or diag itself."""
+    if not path or is_library_file(path):
+        return False
+    return not real(path).startswith(_OWN_DIR + os.sep)
+
+
+def user_own_samples(speedscope: dict[str, Any]) -> Counter[tuple[str, str]]:
+    """Samples by the innermost frame in the program's own code: a user function's own lines
+    with the library calls they make (``np.ones`` counts for the line that calls it)."""
+    frames = speedscope["shared"]["frames"]
+    user = [is_user_file(fr.get("file") or "") for fr in frames]
+    out: Counter[tuple[str, str]] = Counter()
+    for prof in speedscope.get("profiles", []):
+        for stack in prof.get("samples", []):
+            for i in reversed(stack):
+                if user[i]:
+                    out[(frames[i]["name"], frames[i].get("file") or "")] += 1
+                    break
+    return out
+
+
+def hot_targets(
+    time: TimeSection, speedscope: dict[str, Any] | None, limit: int = HOT_LIMIT
+) -> list[Target]:
+    """The top user functions of the sampled pass by the time of their own lines."""
+    user = [
+        f
+        for f in time.functions
+        if f.kind == "python" and is_user_file(f.file) and not f.name.endswith(_ANONYMOUS)
+    ]
+    own = user_own_samples(speedscope) if speedscope else Counter()
+    total = sum(own.values()) or 1
+    ranked = sorted(user, key=lambda f: (-own[(f.name, f.file)], -f.own_samples))
+    picked = [f for f in ranked if own[(f.name, f.file)] / total >= HOT_MIN_SHARE][:limit]
+    if not picked:
+        picked = sorted(user, key=lambda f: -f.total_samples)[:1]
+    out: list[Target] = []
+    for f in picked:
+        info = containing(real(f.file), f.name, f.line)
+        if info is not None:
+            out.append(_target(info, "hot in the sampled pass"))
+    return out
+
+
+def jitted_targets(time: TimeSection, extra_files: list[str]) -> list[Target]:
+    """Numba-decorated functions of the user files the sampled pass saw (for ``--no-jit``)."""
+    files = dict.fromkeys(
+        [real(f.file) for f in time.functions if f.kind == "python" and is_user_file(f.file)]
+        + extra_files
+    )
+    found = [i for f in files for i in index_file(f) if i.jitted]
+    return [_target(i, "jitted (--no-jit)") for i in found[:JITTED_LIMIT]]
+
+
+def merge(*groups: list[Target]) -> list[Target]:
+    """One target per code object; the first reason given wins."""
+    seen: dict[tuple[str, int, str], Target] = {}
+    for group in groups:
+        for t in group:
+            seen.setdefault(t.key, t)
+    return list(seen.values())

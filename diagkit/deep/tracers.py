@@ -1,0 +1,171 @@
+"""In-process collector of the tracers pass: cProfile, line_profiler, per-line RSS.
+
+Started by the bootstrap right before the program's first line
+(``diagkit.deep.tracers:start``). cProfile takes the profile hook and
+line_profiler the trace hook, so the two coexist. The per-line RSS tracer needs
+the trace hook too: it is installed first and line_profiler is created with
+``wrap_trace=True``, so line_profiler calls it on every event instead of
+switching it off; the code it watches is line_profiler's padded code, since the
+swap for line_profiler happens before.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+from diagkit.deep.codepatch import CodePatcher
+from diagkit.deep.config import DeepConfig, Key, redirect_output
+from diagkit.deep.memlines import MemoryLines
+from diagkit.inproc.channel import Channel
+
+PSTATS = "profile.pstats"
+LPROF = "profile.lprof"
+
+
+class _Holder:
+    """What line_profiler's ``add_function`` needs: an object whose ``__code__`` it may replace."""
+
+    def __init__(self, code: types.CodeType) -> None:
+        self.__code__ = code
+
+
+def start(channel: Channel) -> Callable[[], None]:
+    cfg = DeepConfig.from_env()
+    redirect_output(cfg.log)
+    lines = set(cfg.lines)
+    mem_keys = set(cfg.memory_lines)
+    lp = _line_profiler(wrap=bool(mem_keys)) if lines else None
+    mem = MemoryLines() if mem_keys else None
+
+    registered: list[tuple[Key, list[int]]] = []
+
+    def swap(code: types.CodeType, key: Key) -> types.CodeType:
+        if lp is not None and key in lines:
+            holder = _Holder(code)
+            lp.add_function(holder)
+            code = holder.__code__
+            # Read now: line_profiler keys this table by code object, and the hash of a code
+            # object that holds a function Numba compiled has been seen to change by exit.
+            registered.append((key, list(lp.code_hash_map.get(code, []))))
+        if mem is not None and key in mem_keys:
+            mem.add(code)
+        return code
+
+    patcher = CodePatcher([*lines, *mem_keys], swap)
+    patcher.install()
+    patcher.patch_loaded()
+    if mem is not None:
+        mem.enable()  # before line_profiler, which then wraps it
+    if lp is not None:
+        lp.enable()
+    prof = cProfile.Profile()
+    prof.enable()
+
+    def finish() -> None:
+        prof.disable()
+        if lp is not None:
+            lp.disable()
+        if mem is not None:
+            mem.disable()
+        patcher.uninstall()
+        _flush(channel, prof, lp, registered, mem, patcher.seen)
+
+    return finish
+
+
+def _line_profiler(wrap: bool) -> Any:
+    from line_profiler import LineProfiler
+
+    return LineProfiler(wrap_trace=wrap) if wrap else LineProfiler()
+
+
+def _flush(
+    channel: Channel,
+    prof: cProfile.Profile,
+    lp: Any,
+    registered: list[tuple[Key, list[int]]],
+    mem: MemoryLines | None,
+    seen: set[Key],
+) -> None:
+    pstats_path = os.path.join(channel.folder, PSTATS)
+    prof.dump_stats(pstats_path)
+    channel.emit("deep_pstats", path=pstats_path)
+    channel.emit("deep_seen", keys=sorted(seen))
+    if lp is not None:
+        timings = _line_timings(lp, registered)
+        lprof_path = os.path.join(channel.folder, LPROF)
+        _write_lprof(lprof_path, timings, lp.timer_unit)
+        ns = lp.timer_unit * 1e9
+        channel.emit(
+            "deep_lines",
+            lprof=lprof_path,
+            functions=[
+                [f, first, name, [[ln, hits, int(t * ns)] for ln, hits, t in rows]]
+                for (f, first, name), rows in timings.items()
+            ],
+        )
+    if mem is not None:
+        channel.emit(
+            "deep_memory_lines",
+            functions=[
+                [_real(code.co_filename), code.co_firstlineno, code.co_qualname,
+                 [[ln, *rec] for ln, rec in sorted(table.items())]]
+                for code, table in mem.stats.items()
+            ],
+        )  # fmt: skip
+    channel.emit("deep_jitted", keys=_jitted())
+
+
+def _line_timings(
+    lp: Any, registered: list[tuple[Key, list[int]]]
+) -> dict[Key, list[tuple[int, int, int]]]:
+    """line_profiler's ``get_stats`` over the line hashes recorded at registration."""
+    cmap = lp.c_code_map
+    out: dict[Key, list[tuple[int, int, int]]] = {}
+    for key, hashes in registered:
+        by_line: dict[int, list[int]] = {}
+        for h in hashes:
+            for entry in cmap.get(h, {}).values():
+                rec = by_line.setdefault(entry["lineno"], [0, 0])
+                rec[0] += entry["nhits"]
+                rec[1] += entry["total_time"]
+        out[key] = sorted((ln, hits, t) for ln, (hits, t) in by_line.items())
+    return out
+
+
+def _write_lprof(path: str, timings: dict[Key, list[tuple[int, int, int]]], unit: float) -> None:
+    """The file ``kernprof -l`` writes, readable with ``python -m line_profiler``."""
+    import pickle
+
+    from line_profiler import LineStats
+
+    with open(path, "wb") as fh:
+        pickle.dump(LineStats(dict(timings), unit), fh, pickle.HIGHEST_PROTOCOL)
+
+
+def _jitted() -> list[Key]:
+    """Functions Numba compiled: their Python lines never ran, whatever the tracers say."""
+    numba = sys.modules.get("numba")
+    if numba is None:
+        return []
+    try:
+        from numba.core.dispatcher import Dispatcher
+    except Exception:
+        return []
+    found: set[Key] = set()
+    for mod in list(sys.modules.values()):
+        for value in list(getattr(mod, "__dict__", {}).values()):
+            if isinstance(value, Dispatcher):
+                code = getattr(value.py_func, "__code__", None)
+                if code is not None:
+                    found.add((_real(code.co_filename), code.co_firstlineno, code.co_qualname))
+    return sorted(found)
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(path) if path and not path.startswith("<") else path
