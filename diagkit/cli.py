@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -10,18 +11,42 @@ from diagkit import __version__
 from diagkit.errors import DiagError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Imports a command's module only when that command is run or listed.
+
+    The commands' dependencies (rich, psutil, the report model) take ~150 ms to
+    import; ``diag dump`` must answer faster than that costs.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy: dict[str, str] = {}  # command name -> "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, _, attr = self.lazy[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="diag")
 def cli() -> None:
     """Diagnostics for Python estimators: where the time, the memory and the GPU went."""
 
 
 def _register() -> None:
-    from diagkit.commands import profile
-    from diagkit.commands import report as report_cmd
-
-    cli.add_command(profile.profile)
-    cli.add_command(report_cmd.report)
+    assert isinstance(cli, _LazyGroup)
+    cli.lazy.update(
+        profile="diagkit.commands.profile:profile",
+        report="diagkit.commands.report:report",
+        dump="diagkit.commands.dump:dump",
+    )
+    cli.lazy["gpu-trace"] = "diagkit.commands.gpu_trace:gpu_trace"
+    cli.lazy["diff"] = "diagkit.commands.diff:diff"
 
 
 _register()

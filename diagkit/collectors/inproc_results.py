@@ -62,8 +62,10 @@ def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
                 )
                 rec.count, rec.capped = count, bool(capped)
         elif k == "ranges":
-            for name, start, end, tid, depth in ev["events"]:
-                res.ranges.events.append(RangeEvent(name, sec(start), sec(end), tid, depth))
+            for name, start, end, tid, depth, *still_open in ev["events"]:
+                res.ranges.events.append(
+                    RangeEvent(name, sec(start), sec(end), tid, depth, bool(still_open))
+                )
         elif k == "range_stats":
             range_stats = ev["stats"]
             res.ranges.events_dropped = ev.get("dropped", 0)
@@ -102,6 +104,8 @@ def _range_stats(stats: dict[str, list[float]] | None, events: list[RangeEvent])
     if stats is None:  # crashed before exit: rebuild from the events that reached the channel
         acc: dict[str, list[float]] = {}
         for e in events:
+            if e.open:
+                continue
             d = (e.end_t - e.start_t) * 1e9
             s = acc.setdefault(e.name, [0, 0.0, d, d])
             s[0] += 1

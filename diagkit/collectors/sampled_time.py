@@ -24,8 +24,12 @@ LINES_PER_FUNCTION = 12
 
 @functools.cache
 def is_library_file(path: str) -> bool:
-    """Standard library, site-packages, or not a Python file: not the user's own code."""
-    if not path.endswith(".py"):
+    """Standard library, site-packages, diagkit itself, or not a Python file: not the user's code.
+
+    diagkit counts as a library even when installed editable: its import hooks wrap the
+    program's imports, and those frames must not be taken for the program's hot lines.
+    """
+    if not path.endswith(".py") or path.startswith(_OWN_DIR + os.sep):
         return True
     real = os.path.realpath(path)
     return real.startswith(_LIB_DIRS) or "site-packages" in real or "dist-packages" in real

@@ -37,6 +37,7 @@ from diagkit.report.model import (
     Target,
     TimeSection,
 )
+from diagkit.report.outputs import write_outputs
 from diagkit.report.terminal_gpu import render_gpu
 
 S = TypeVar("S")
@@ -101,6 +102,7 @@ def run_traced(kind: str, target: str, args: list[str], out_dir: Path, plan: Gpu
     )  # fmt: skip
     report = run_profile(opts, contribute=gpu_contributor(plan, out_dir))
     save_report(report, out_dir)
+    write_outputs(report, out_dir)
     return report
 
 
@@ -159,6 +161,7 @@ def import_trace(
     report.files["gpu trace"] = sqlite.name if inside else str(sqlite.resolve())
     report.files.update(nsys_csv.write_all(section, out_dir))
     save_report(report, out_dir)
+    write_outputs(report, out_dir)
     return report, out_dir
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from diagkit.commands.common import console, default_out_dir, prepare_out_dir, save_report
+from diagkit.deep.command import deep_request, plan_deep
 from diagkit.errors import DiagError
 from diagkit.progress import Progress
+from diagkit.report.outputs import write_outputs
 from diagkit.session import ProfileOptions, run_profile
 
 
@@ -35,6 +37,20 @@ from diagkit.session import ProfileOptions, run_profile
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Stop the target after SECONDS, with every thread's stack in the report.")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No terminal summary; just write the report.")
+@click.option("--pid", type=click.IntRange(min=1),
+              help="Attach to this running process instead of starting one; it keeps running.")  # fmt: skip
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="With --pid: sample for SECONDS [default: until Ctrl-C or the process exits].")  # fmt: skip
+@click.option("--deep", is_flag=True, help="Then run it again under cProfile and line_profiler, "
+              "and once more under tracemalloc, for exact calls, line hits and allocation sites.")  # fmt: skip
+@click.option("--lines", metavar="FUNC,...", help="--deep: also trace these functions line by "
+              "line (module:qualname, path.py:function or a name in the script).")  # fmt: skip
+@click.option("--memory-lines", metavar="FUNC,...",
+              help="--deep: RSS increments line by line in these functions (slow: name few).")  # fmt: skip
+@click.option("--no-jit", is_flag=True,
+              help="--deep: trace with NUMBA_DISABLE_JIT=1, so jitted functions run as Python.")  # fmt: skip
+@click.option("--gpu", is_flag=True,
+              help="Add the GPU section: kernels, copies and ranges, traced in-process.")  # fmt: skip
 @click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
 def profile(
     module: str | None,
@@ -45,10 +61,24 @@ def profile(
     idle: bool,
     timeout: float | None,
     quiet: bool,
+    pid: int | None,
+    duration: float | None,
+    deep: bool,
+    lines: str | None,
+    memory_lines: str | None,
+    no_jit: bool,
+    gpu: bool,
     target_args: tuple[str, ...],
 ) -> int:
     """Run SCRIPT (or -m MODULE) and report where its time and memory went."""
-    kind, target, args = _resolve_target(module, list(target_args))
+    deep_req = deep_request(deep, lines, memory_lines, no_jit, attach=pid is not None)
+    if gpu and (pid is not None or duration is not None):
+        raise DiagError("--gpu traces inside a program diag starts; it cannot attach to --pid")
+    if pid is not None or duration is not None:
+        return _attach(pid, duration, module, target_args, timeout, out, rate, native,
+                       subprocesses, idle, quiet)  # fmt: skip
+    kind, target, args = resolve_target(module, list(target_args))
+    deep_plan = plan_deep(deep_req, kind, target, quiet) if deep_req else None
     out_dir = prepare_out_dir(
         out or default_out_dir(Path(target).stem if kind == "script" else target)
     )
@@ -57,14 +87,27 @@ def profile(
         subprocesses=subprocesses, idle=idle, timeout=timeout,
         command=["diag", *sys.argv[1:]],
     )  # fmt: skip
+    contribute = None
+    if gpu:
+        from diagkit.commands.gpu_trace import GPU_COLLECTOR, gpu_contributor
+        from diagkit.gpu.launch import gpu_plan
+
+        plan = gpu_plan(out_dir, use_nsys=False)
+        opts.extra_env.update(plan.env())
+        opts.collectors.append(GPU_COLLECTOR)
+        contribute = gpu_contributor(plan, out_dir)
     progress = Progress()
     try:
-        report = run_profile(opts, on_tick=progress.tick)
+        report = run_profile(opts, on_tick=progress.tick, contribute=contribute)
+        if deep_plan is not None:
+            save_report(report, out_dir)  # the sampled pass is kept whatever the deep passes do
+            deep_plan.run(report, opts, progress.tick)
     finally:
         progress.close()
     save_report(report, out_dir)
     if report.outcome.detail.startswith("bad target: "):
         raise DiagError(report.outcome.detail.removeprefix("bad target: "), exit_code=2)
+    write_outputs(report, out_dir)
     if not quiet:
         from diagkit.report.terminal import render  # rich costs ~50 ms: only when printing
 
@@ -72,7 +115,47 @@ def profile(
     return report.outcome.diag_exit_code
 
 
-def _resolve_target(module: str | None, rest: list[str]) -> tuple[str, str, list[str]]:
+def _attach(
+    pid: int | None,
+    duration: float | None,
+    module: str | None,
+    target_args: tuple[str, ...],
+    timeout: float | None,
+    out: Path | None,
+    rate: int,
+    native: bool,
+    subprocesses: bool,
+    idle: bool,
+    quiet: bool,
+) -> int:
+    from diagkit.attach_session import AttachOptions, run_attached
+
+    if pid is None:
+        raise DiagError("--duration goes with --pid (to stop a program diag starts, use --timeout)")
+    if module is not None or target_args:
+        raise DiagError("--pid attaches to a running process: give no script or -m with it")
+    if timeout is not None:
+        raise DiagError("--timeout stops a program diag starts; with --pid use --duration")
+    out_dir = prepare_out_dir(out or default_out_dir(f"pid{pid}"))
+    opts = AttachOptions(
+        pid=pid, out_dir=out_dir, duration=duration, rate=rate, native=native,
+        subprocesses=subprocesses, idle=idle, command=["diag", *sys.argv[1:]],
+    )  # fmt: skip
+    progress = Progress()
+    try:
+        report = run_attached(opts, on_tick=progress.tick)
+    finally:
+        progress.close()
+    save_report(report, out_dir)
+    write_outputs(report, out_dir)
+    if not quiet:
+        from diagkit.report.terminal import render
+
+        render(report, console(stderr=True), out_dir)
+    return report.outcome.diag_exit_code
+
+
+def resolve_target(module: str | None, rest: list[str]) -> tuple[str, str, list[str]]:
     if module is not None:
         if not module or module.startswith("-"):
             raise DiagError(f"-m needs a module name, got {module!r}")

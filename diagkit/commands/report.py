@@ -11,10 +11,18 @@ from diagkit.commands.common import console, load_report
 
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path))
-def report(path: Path) -> int:
+@click.option(
+    "--html", "html", is_flag=True, help="Write report.html beside it (again) and say where."
+)
+def report(path: Path, html: bool) -> int:
     """Show the report in PATH (a report folder or its report.json)."""
+    rep, folder = load_report(path)
+    if html:
+        from diagkit.report.html import write_page
+
+        click.echo(write_page(rep, folder))
+        return 0
     from diagkit.report.terminal import render
 
-    rep, folder = load_report(path)
     render(rep, console(), folder)
     return 0

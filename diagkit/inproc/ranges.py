@@ -25,9 +25,14 @@ class RangeRecorder:
         self._kept = 0
         self.dropped = 0
         self.stats: dict[str, list[float]] = {}  # name -> [count, total, min, max] in ns
+        self._stacks: dict[int, list[tuple[str, int]]] = {}
 
     def push(self, name: str) -> None:
-        stack = self._local.__dict__.setdefault("stack", [])
+        stack = self._local.__dict__.get("stack")
+        if stack is None:
+            stack = self._local.stack = []
+            # Registered so that finish() can report ranges still open on any thread.
+            self._stacks[threading.get_ident()] = stack
         stack.append((name, time.monotonic_ns()))
 
     def pop(self, name: str) -> None:
@@ -60,6 +65,11 @@ class RangeRecorder:
             self._pending = []
 
     def finish(self) -> None:
+        """Flush, and record the ranges still open (the program was stopped inside them)."""
+        now = time.monotonic_ns()
         with self._lock:
+            for tid, stack in list(self._stacks.items()):
+                for depth, (name, start) in enumerate(list(stack)):
+                    self._pending.append([name, start, now, tid, depth, True])
             self._flush_locked()
             self._channel.emit("range_stats", stats=self.stats, dropped=self.dropped)

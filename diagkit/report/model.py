@@ -204,11 +204,15 @@ class RangeStat:
 
 @dataclass
 class RangeEvent:
+    """One closed range; ``open``: the program was still inside it when it ended or was
+    stopped (``end_t`` is then that moment), and it is not counted in the stats."""
+
     name: str
     start_t: float
     end_t: float
     thread: int
     depth: int
+    open: bool = False
 
 
 @dataclass
@@ -352,6 +356,10 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file 0600; a report is an ordinary file, readable as the umask says.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)

@@ -134,7 +134,8 @@ def _jit(r: Report, c: Console) -> None:
 
 
 def _ranges(r: Report, c: Console) -> None:
-    if not r.ranges.stats:
+    still = [e for e in r.ranges.events if e.open]
+    if not r.ranges.stats and not still:
         return
     c.print("\n[bold]Ranges[/] (diagkit.range)")
     tab = Table(box=None, pad_edge=False, header_style="bold dim")
@@ -143,6 +144,11 @@ def _ranges(r: Report, c: Console) -> None:
     for s in r.ranges.stats[:TOP_ROWS]:
         tab.add_row(fmt_s(s.total_s), f"{s.count:,}", fmt_s(s.mean_s), escape(s.name))
     c.print(tab)
+    for e in still:
+        c.print(
+            f"  [yellow]still inside[/] {escape(e.name)} [dim](entered at {fmt_s(e.start_t)}, "
+            f"open for {fmt_s(e.end_t - e.start_t)} when the program ended)[/]"
+        )
 
 
 def _numerics(r: Report, c: Console) -> None:

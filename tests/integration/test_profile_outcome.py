@@ -75,10 +75,11 @@ def test_timeout_dumps_stacks_and_stops_the_target(tmp_path, script):
     target = script(
         "hang.py",
         """
-        import threading
+        import threading, diagkit
         def wait_for_results():
             threading.Event().wait()
-        wait_for_results()
+        with diagkit.range("bootstrap"):
+            wait_for_results()
         """,
     )
     t = time.monotonic()
@@ -89,6 +90,12 @@ def test_timeout_dumps_stacks_and_stops_the_target(tmp_path, script):
     assert rep.outcome.kind == "timeout"
     frames = [f.function for th in rep.stacks.threads for f in th.frames]
     assert "wait_for_results" in frames
+    # The stage it hung in is reported, though it never closed.
+    (hung,) = rep.ranges.events
+    assert (hung.name, hung.open) == ("bootstrap", True)
+    assert hung.end_t - hung.start_t > 1.0
+    assert not rep.ranges.stats
+    assert "still inside bootstrap" in run.stderr
     assert "timeout after 1.5 s" in rep.stacks.reason or rep.stacks.source.startswith(
         "faulthandler"
     )

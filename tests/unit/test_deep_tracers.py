@@ -4,6 +4,8 @@ compile and import time is traced from its first call, and per-line RSS adds up.
 from __future__ import annotations
 
 import importlib
+import json
+import subprocess
 import sys
 import textwrap
 
@@ -11,7 +13,6 @@ import pytest
 from line_profiler import LineProfiler
 
 from diagkit.deep.codepatch import CodePatcher
-from diagkit.deep.memlines import MemoryLines
 from diagkit.deep.tracers import _Holder
 
 SCRIPT = """
@@ -95,30 +96,43 @@ def grow():
 
 
 def test_rss_increments_land_on_the_line_that_allocates(tmp_path):
+    # RSS increments depend on what the process's allocator already holds, so the
+    # measurement runs in a fresh interpreter rather than in the test runner's.
     path = str(tmp_path / "mem.py")
-    mem = MemoryLines()
-
-    def swap(code, key):
-        mem.add(code)
-        return code
-
-    patcher = CodePatcher([(path, 2, "grow")], swap)
-    patcher.install()
-    try:
-        code = compile(textwrap.dedent(MEMORY), path, "exec")
-    finally:
-        patcher.uninstall()
-    namespace: dict = {}
-    exec(code, namespace)
-    mem.enable()
-    try:
-        namespace["grow"]()
-    finally:
-        mem.disable()
-    (table,) = mem.stats.values()
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        textwrap.dedent(
+            f"""
+            import json, textwrap
+            from diagkit.deep.codepatch import CodePatcher
+            from diagkit.deep.memlines import MemoryLines
+            mem = MemoryLines()
+            def swap(code, key):
+                mem.add(code)
+                return code
+            patcher = CodePatcher([({path!r}, 2, "grow")], swap)
+            patcher.install()
+            try:
+                code = compile({MEMORY!r}, {path!r}, "exec")
+            finally:
+                patcher.uninstall()
+            namespace = {{}}
+            exec(code, namespace)
+            mem.enable()
+            try:
+                namespace["grow"]()
+            finally:
+                mem.disable()
+            (table,) = mem.stats.values()
+            print(json.dumps({{line: [rec[0], rec[2]] for line, rec in table.items()}}))
+            """
+        )
+    )
+    out = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, check=True)
+    table = {int(k): v for k, v in json.loads(out.stdout).items()}
     inc = {line: rec[0] for line, rec in table.items()}
     assert inc[3] == pytest.approx(64 << 20, rel=0.1)  # bytearray() zero-fills every page
     # The comprehension's 8 MiB land on its line: memory_profiler gives such lines negative numbers.
     assert inc[4] == pytest.approx(8 << 20, rel=0.25)
     assert inc[5] < -(32 << 20)  # del gives the 64 MiB back
-    assert all(rec[2] == 1 for rec in table.values())
+    assert all(rec[1] == 1 for rec in table.values())

@@ -1,0 +1,35 @@
+"""The files written beside report.json: the HTML page and the Perfetto trace.
+
+Called after report.json is saved, so a failure here cannot cost the run its report;
+what could not be written is said in the report's notes instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from diagkit.report.html import HTML_FILE, write_html
+from diagkit.report.model import Report
+from diagkit.report.trace import TRACE_FILE, write_trace
+
+
+def write_outputs(report: Report, out_dir: Path) -> list[Path]:
+    """Write report.html and profile.trace.json into ``out_dir``, register them in
+    ``report.files`` and save report.json again; returns the files written."""
+    from diagkit.commands.common import save_report
+
+    written: list[Path] = []
+    steps: list[tuple[str, str, Callable[[Report, Path], Path]]] = [
+        ("trace", TRACE_FILE, write_trace),
+        ("html", HTML_FILE, write_html),
+    ]
+    for key, name, write in steps:
+        report.files[key] = name  # the page lists the files, itself included
+        try:
+            written.append(write(report, out_dir))
+        except Exception as exc:  # a bad page must not take the saved run with it
+            report.files.pop(key, None)
+            report.notes.append(f"{name} was not written: {type(exc).__name__}: {exc}")
+    save_report(report, out_dir)
+    return written

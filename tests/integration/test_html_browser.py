@@ -1,0 +1,156 @@
+"""report.html in a real headless Chromium: it draws, search works, a hostile program cannot run script.
+
+Chromium is installed here when it is missing and this is root with apt (how CI gets
+it); elsewhere the tests skip and say why. DIAGKIT_NO_BROWSER_INSTALL=1 skips the
+install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from diagkit.report.html import write_html
+from tests.conftest import run_diag
+from tests.integration.browser import Browser, colour_stats, find_chromium, pixels_near
+from tests.unit.html_synthetic import synthetic_report
+
+SCRIPT_CLOSE = "</script><script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+HIGHLIGHT = (0xD9, 0x46, 0xEF)  # flame.js paints search matches in this colour
+
+HOSTILE = f"""
+import sys, warnings
+import diagkit
+
+SCRIPT_CLOSE = {SCRIPT_CLOSE!r}
+IMG = {IMG!r}
+
+def churn(n):
+    t = 0
+    for i in range(n):
+        t += i * i % 13
+    return t
+
+def grow():
+    return [bytearray(1 << 20) for _ in range(48)]
+
+churn.__code__ = churn.__code__.replace(co_name="churn" + SCRIPT_CLOSE + IMG)
+with diagkit.range("stage" + IMG):
+    keep = grow()
+    churn(3_000_000)
+warnings.warn("bad value" + SCRIPT_CLOSE, UserWarning)
+warnings.warn("bad value" + IMG, RuntimeWarning)
+raise ValueError("boom" + SCRIPT_CLOSE + IMG)
+"""
+
+
+def _install() -> str | None:
+    """Chromium from Debian's packages, as root with apt; None (and why) when not possible."""
+    if os.environ.get("DIAGKIT_NO_BROWSER_INSTALL"):
+        return None
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return None
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        if subprocess.run(cmd, env=env, capture_output=True, timeout=900).returncode != 0:
+            return None
+    return find_chromium()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    exe = find_chromium() or _install()
+    if exe is None:
+        pytest.skip(
+            "no Chromium: install Debian's `chromium` package (the tests install it themselves "
+            "when run as root with apt-get and DIAGKIT_NO_BROWSER_INSTALL unset)"
+        )
+    return exe
+
+
+@pytest.fixture(scope="module")
+def hostile_page(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    (folder / "hostile.py").write_text(HOSTILE)
+    run = run_diag(["profile", "-q", "hostile.py"], cwd=folder)
+    assert run.returncode == 1, run.stderr  # the ValueError
+    assert run.report.files["html"] == "report.html"
+    return run
+
+
+@pytest.fixture
+def browser(chromium):
+    b = Browser(chromium)
+    yield b
+    b.close()
+
+
+@pytest.mark.timeout(900)  # room for the one-time install
+def test_the_page_draws_without_errors_and_runs_nothing_from_the_program(browser, hostile_page):
+    browser.open(hostile_page.out_dir / "report.html")
+    assert browser.problems() == []  # no console errors, no dialog (alert), no network
+    text = browser.eval("document.body.innerText")
+    for s in (SCRIPT_CLOSE, IMG, "boom", "bad value"):
+        assert s in text  # shown as text...
+    assert browser.eval("document.querySelectorAll('img').length") == 0  # ...never as markup
+    assert browser.eval("document.scripts.length") == 2
+    assert browser.eval("document.querySelector('#exception .exc-message').textContent") == (
+        "boom" + SCRIPT_CLOSE + IMG
+    )
+    # The flame graph and the memory plot are drawn: ink and colours in their screenshots.
+    flame = browser.rect("#flame-box canvas")
+    assert flame["width"] > 600 and flame["height"] >= 3 * 18
+    inked, colours = colour_stats(browser.screenshot(flame, scale=0.25))
+    assert inked > 0.5 * flame["width"] * 18 * 0.25 * 0.25 and colours >= 4
+    plot = browser.rect("#memory-plot")
+    inked, colours = colour_stats(browser.screenshot(plot, scale=0.25))
+    assert inked > 200 and colours >= 4
+    peak = browser.eval("document.getElementById('memory-peak') !== null")
+    points = browser.eval("document.querySelector('#memory-plot .rss-line').points.length")
+    assert peak and points == len(hostile_page.report.memory.timeline)
+    lanes = browser.eval(
+        "[...document.querySelectorAll('#memory-plot .lane title')].map(t => t.textContent)"
+    )
+    assert any(t.startswith("stage" + IMG) for t in lanes)
+
+
+def test_search_highlights_the_function_with_its_share_of_samples(browser, hostile_page):
+    browser.open(hostile_page.out_dir / "report.html")
+    fn = next(f for f in hostile_page.report.time.functions if f.name.startswith("churn"))
+    before = browser.screenshot(browser.rect("#flame-box canvas"), scale=0.25)
+    browser.eval(
+        "(() => { const s = document.getElementById('flame-search'); s.value = 'CHURN';"
+        " s.dispatchEvent(new Event('input')); })()"
+    )
+    status = browser.eval("({...document.getElementById('flame-status').dataset})")
+    assert int(status["frames"]) >= 1
+    assert float(status["share"]) == pytest.approx(fn.total_share, abs=0.01)
+    after = browser.screenshot(browser.rect("#flame-box canvas"), scale=0.25)
+    # The matches are painted in the highlight colour, and only after the search.
+    assert pixels_near(before, HIGHLIGHT) == 0 and pixels_near(after, HIGHLIGHT) > 20
+    rows = browser.eval(
+        "(() => { const f = document.querySelector('#functions input[type=search]');"
+        " f.value = 'churn'; f.dispatchEvent(new Event('input'));"
+        " return [...document.querySelectorAll('#functions tbody tr')].map(r => r.innerText); })()"
+    )
+    assert rows and all("churn" in r for r in rows)
+    assert browser.problems() == []
+
+
+def test_a_ten_minute_run_opens_in_about_a_second(browser, tmp_path):
+    rep = synthetic_report(tmp_path)
+    page = write_html(rep, tmp_path)
+    start = time.monotonic()
+    rendered_ms = browser.open(page)
+    wall = time.monotonic() - start
+    print(f"\nreport.html {page.stat().st_size} bytes, drawn {rendered_ms:.0f} ms after navigation")
+    assert browser.problems() == []
+    assert rendered_ms < 3000, f"drawn after {rendered_ms} ms"  # ~0.4 s measured; shared CI
+    assert wall < 6
+    drawn = browser.eval("document.querySelectorAll('#memory-plot .lane rect').length")
+    assert 0 < drawn < 10_000  # 20k ranges merged into what a screen can show
