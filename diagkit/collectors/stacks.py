@@ -68,9 +68,15 @@ def _thread(t: dict[str, Any]) -> ThreadStack:
         )
         for f in t.get("frames", [])
     ]
+    tid = int(t.get("os_thread_id") or t.get("thread_id") or 0)
+    name = t.get("thread_name") or ""
+    if not name and tid and tid == t.get("pid"):
+        # py-spy reads names from the target's threading module, which a program that
+        # never imported it lacks; the thread whose id is the pid is the main thread.
+        name = "MainThread"
     return ThreadStack(
-        thread_id=int(t.get("os_thread_id") or t.get("thread_id") or 0),
-        name=t.get("thread_name") or "",
+        thread_id=tid,
+        name=name,
         active=t.get("active"),
         owns_gil=t.get("owns_gil"),
         frames=frames,
