@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# As in the measurements diag's design rests on: one BLAS thread, so that the workload
+# leaves the second core to the sampler as a single-threaded estimator would.
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 WORK = HERE / "bench_workloads.py"
 NAMES = ["numpy", "calls", "alloc", "numba"]
 
@@ -33,7 +36,7 @@ NAMES = ["numpy", "calls", "alloc", "numba"]
 def bare(name: str, scale: int, tmp: Path) -> dict:
     truth = tmp / "truth.json"
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(WORK), name, str(scale), str(truth)])
+    proc = subprocess.Popen([sys.executable, str(WORK), name, str(scale), str(truth)], env=ENV)
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t
@@ -47,7 +50,7 @@ def profiled(name: str, scale: int, tmp: Path, rate: int) -> dict:
     cmd = [sys.executable, "-m", "diagkit.cli", "profile", "-q", "--rate", str(rate),
            "--out", str(out), str(WORK), name, str(scale), str(truth)]  # fmt: skip
     t = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, env=ENV)
     wall = time.perf_counter() - t
     got = json.loads(truth.read_text())
     rep = json.loads((out / "report.json").read_text())
@@ -91,7 +94,7 @@ def main() -> None:
                 errs = [x["reported"] - x["share"] for x in p]
                 rows.append(
                     (
-                        name, f"{med(b, 'wall'):.2f}", f"{med(p, 'wall') / med(b, 'wall'):.3f}",
+                        name, f"{seconds:g}", f"{med(b, 'wall'):.2f}", f"{med(p, 'wall') / med(b, 'wall'):.3f}",
                         f"{med(p, 'share') * 100:.1f}",
                         f"{statistics.median(errs) * 100:+.1f} (max {max(errs, key=abs) * 100:+.1f})",
                         f"{(med(p, 'share') - med(b, 'share')) * 100:+.1f}",
@@ -99,10 +102,10 @@ def main() -> None:
                     )
                 )  # fmt: skip
                 print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
-    head = ("workload", "bare s", "wall ×", "true hot %", "error (pts)", "split drift (pts)",
+    head = ("workload", "target s", "bare s", "wall ×", "true hot %", "error (pts)", "split drift (pts)",
             "peak RSS ×", "samples")  # fmt: skip
     print(
-        f"Rate {args.rate} Hz, {args.rounds} interleaved rounds, medians; Python {sys.version.split()[0]}, {os.cpu_count()} cores.\n"
+        f"Rate {args.rate} Hz, {args.rounds} interleaved rounds, medians; one BLAS thread; Python {sys.version.split()[0]}, {os.cpu_count()} cores.\n"
     )
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as md
 import json
 import os
@@ -37,6 +38,9 @@ class DistributionIndex:
         self._thread.start()
 
     def _build(self) -> None:
+        # Lowest priority for this thread alone: it must not take CPU from the target.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         try:
             self._result = dict(md.packages_distributions())
         except Exception:  # broken metadata somewhere in site-packages: fall back to names

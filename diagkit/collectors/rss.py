@@ -9,25 +9,53 @@ reaches MAX_POINTS.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-
-import psutil
 
 from diagkit.report.model import MemorySection, RssPoint
 
 MAX_POINTS = 4000
 
 
-def _hwm_bytes(pid: int) -> int:
+def _status_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) in KiB from one read of /proc/PID/status; (0, 0) once it is gone."""
+    rss = hwm = 0
     try:
-        with open(f"/proc/{pid}/status") as fh:
+        with open(f"/proc/{pid}/status", "rb") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
+                if line.startswith(b"VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith(b"VmHWM:"):
+                    hwm = int(line.split()[1])
+    except (OSError, ValueError, IndexError):
         pass
-    return 0
+    return rss, hwm
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children, from each thread's /proc children list (no scan of every process)."""
+    kids: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                kids.extend(int(k) for k in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return kids
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], _children(pid)
+    while todo:
+        kid = todo.pop()
+        out.append(kid)
+        todo.extend(_children(kid))
+    return out
 
 
 class RssSampler:
@@ -39,32 +67,20 @@ class RssSampler:
         self.hwm = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="diag-rss", daemon=True)
-        try:
-            self._proc: psutil.Process | None = psutil.Process(pid)
-        except psutil.Error:
-            self._proc = None
 
     def start(self) -> None:
-        if self._proc is not None:
-            self._thread.start()
+        self._thread.start()
 
     def sample(self) -> None:
-        proc = self._proc
-        if proc is None:
+        # Runs every interval on a machine whose cores the target is using: /proc is read
+        # directly (psutil's recursive children() scans every process, ~1.4 ms a call).
+        rss_kb, hwm_kb = _status_kb(self.pid)
+        if not rss_kb and not hwm_kb:
             return
-        try:
-            rss = proc.memory_info().rss
-            kids = 0
-            for child in proc.children(recursive=True):
-                try:
-                    kids += child.memory_info().rss
-                except psutil.Error:
-                    continue
-        except psutil.Error:
-            return
-        self.hwm = max(self.hwm, _hwm_bytes(self.pid))
+        kids = sum(_status_kb(k)[0] for k in _descendants(self.pid))
+        self.hwm = max(self.hwm, hwm_kb * 1024)
         t = (time.monotonic_ns() - self.t0_ns) / 1e9
-        self.points.append(RssPoint(t=t, rss=rss, children_rss=kids))
+        self.points.append(RssPoint(t=t, rss=rss_kb * 1024, children_rss=kids * 1024))
         if len(self.points) >= MAX_POINTS:
             pairs = zip(self.points[0::2], self.points[1::2], strict=False)
             self.points = [max(a, b, key=lambda p: p.rss + p.children_rss) for a, b in pairs]
