@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from rich.console import Console
@@ -10,20 +9,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from diagkit.report.model import Report
-from diagkit.report.units import fmt_bytes, fmt_s
+from diagkit.report.units import fmt_bytes, fmt_s, short_path
 
 TOP_ROWS = 12
-
-
-def short_path(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    if rel.startswith(".."):
-        parts = Path(path).parts
-        return os.path.join("…", *parts[-3:]) if len(parts) > 3 else path
-    return rel
 
 
 def render(report: Report, console: Console, out_dir: Path | None = None) -> None:

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from diagkit.report.deep_model import AllocSection, DeepSection, LineProfile, MemoryLineProfile
 from diagkit.report.model import Report
-from diagkit.report.terminal import fmt_bytes, fmt_s, short_path
+from diagkit.report.units import fmt_bytes, fmt_s, short_path
 
 TOP_CALLS = 12
 MAX_LINES = 30

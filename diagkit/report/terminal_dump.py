@@ -6,13 +6,11 @@ terminal): a dump should answer in milliseconds, and rich costs ~30 ms to import
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import click
 
 from diagkit.report.dump_model import DumpResult, ProcessDump, ThreadVerdict
 from diagkit.report.model import ProcessFacts, StackFrame, StacksSection, ThreadStack
+from diagkit.report.units import fmt_bytes, short_path
 
 MAX_FRAMES = 40
 LOCAL_WIDTH = 100
@@ -145,27 +143,6 @@ def _frame(fr: StackFrame) -> None:
     for name, value in fr.locals.items():
         cut = value if len(value) <= LOCAL_WIDTH else value[: LOCAL_WIDTH - 1] + "…"
         click.echo(click.style(f"          {name} = ", dim=True) + cut)
-
-
-def short_path(path: str) -> str:
-    if not path.startswith("/"):
-        return path
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        rel = path
-    if not rel.startswith(".."):
-        return rel
-    parts = Path(path).parts
-    return os.path.join("…", *parts[-3:]) if len(parts) > 4 else path
-
-
-def fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def fmt_duration(s: float) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 def fmt_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -17,3 +20,15 @@ def fmt_s(s: float) -> str:
     if s >= 1:
         return f"{s:.2f} s"
     return f"{s * 1000:.1f} ms"
+
+
+def short_path(path: str) -> str:
+    """Relative to the working directory when inside it, else the last three parts."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    if rel.startswith(".."):
+        parts = Path(path).parts
+        return os.path.join("…", *parts[-3:]) if len(parts) > 3 else path
+    return rel
