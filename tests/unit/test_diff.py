@@ -1,4 +1,4 @@
-"""``diag diff``: real runs of the same work pass, a doubled function is caught, bad input is one line."""
+"""``diag diff``: real runs of the same work pass, a regressed function is caught, bad input is one line."""
 
 from __future__ import annotations
 
@@ -42,7 +42,10 @@ scaled(10_000_000 * factor)
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two runs of the work in base/ and in same/, two with scaled() doing twice as much in double/.
+    """Two runs of the work in base/ and in same/, two with scaled() doing three times as much in
+    triple/. Three, not two: on a shared VM two identical runs were seen to differ by 52% in CPU
+    time and by 7 points in their own split, which brings a doubling close to the noise floor
+    that `diag diff` must respect.
 
     Each side is two runs because a machine shared with other jobs slows a random stretch of
     a single run by up to 2x (measured here: 2 of 30 pairs of single runs of this work moved
@@ -52,7 +55,7 @@ def runs(tmp_path_factory):
     (folder / "work.py").write_text(WORK)
     # Interleaved, so that a slow stretch of the machine falls on every side alike.
     for n in ("1", "2"):
-        for side, factor in (("base", "1"), ("double", "2"), ("same", "1")):
+        for side, factor in (("base", "1"), ("triple", "3"), ("same", "1")):
             r = run_diag(["profile", "-q", "work.py", factor], cwd=folder, out=folder / side / n)
             assert r.returncode == 0, r.stderr
     return folder
@@ -66,20 +69,20 @@ def test_runs_of_the_same_work_do_not_fail(runs):
 
 
 @pytest.mark.slow
-def test_a_doubled_function_is_caught_and_named_first(runs):
-    r = run_diag(["diff", "base", "double", "--fail-above", "50", "--json"], cwd=runs)
+def test_a_tripled_function_is_caught_and_named_first(runs):
+    r = run_diag(["diff", "base", "triple", "--fail-above", "50", "--json"], cwd=runs)
     assert r.returncode == 1, r.stdout
     data = json.loads(r.stdout)
     funcs = {c["name"]: c for c in data["regressions"] if c["kind"] == "function"}
     assert "scaled" in funcs and "steady" not in funcs
-    assert 0.5 < funcs["scaled"]["vs_rest"] < 3.0  # twice the work: about +100% against the rest
-    assert funcs["scaled"]["pct"] > 0.3
+    assert 1.0 < funcs["scaled"]["vs_rest"] < 6.0  # three times the work: ~+200% against the rest
+    assert funcs["scaled"]["pct"] > 0.6
     assert [c["name"] for c in data["failed"]] == ["scaled"]  # lines and the run total never decide
     assert "function scaled" in r.stderr and r.stderr.count("\n") == 1
-    text = run_diag(["diff", "base", "double"], cwd=runs)
+    text = run_diag(["diff", "base", "triple"], cwd=runs)
     assert text.returncode == 0  # no --fail-above: report only
     assert "scaled" in text.stdout and "Slower or bigger (" in text.stdout
-    single = run_diag(["diff", "base/1/report.json", "double/1"], cwd=runs)
+    single = run_diag(["diff", "base/1/report.json", "triple/1"], cwd=runs)
     assert single.returncode == 0 and "best of" not in single.stdout
 
 
