@@ -10,7 +10,6 @@ the process as a zombie, and otherwise says it does not know it.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import signal
@@ -27,8 +26,8 @@ import psutil
 
 from diagkit import __version__, attach
 from diagkit.collectors.rss import RssSampler
-from diagkit.collectors.sampled_time import time_section
-from diagkit.collectors.sampler import PySpySampler, SamplerResult, find_py_spy, py_spy_version
+from diagkit.collectors.sampled_time import section_from_sampler
+from diagkit.collectors.sampler import PySpySampler, SamplerResult
 from diagkit.errors import DiagError
 from diagkit.report.model import (
     SCHEMA_VERSION,
@@ -248,17 +247,10 @@ def _memory(rss: RssSampler, hwm_before: int) -> MemorySection:
 
 
 def _time(opts: AttachOptions, sampled: SamplerResult, wall: float) -> TimeSection:
-    if not sampled.ok or sampled.speedscope is None:
-        return TimeSection(available=False, unavailable_reason=sampled.reason)
-    with open(sampled.speedscope) as fh:
-        data = json.load(fh)
-    mode = "native frames, " if opts.native else ""
-    version = py_spy_version(find_py_spy() or "py-spy")
-    source = f"py-spy {version} record, {opts.rate} Hz, {mode}blocking, attached by pid"
-    sec = time_section(data, rate=opts.rate, sampled_s=wall, source=source)
-    sec.native, sec.idle_included = opts.native, opts.idle
-    sec.sample_errors = sampled.errors
-    return sec
+    return section_from_sampler(
+        sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall,
+        how=", attached by pid",
+    )  # fmt: skip
 
 
 def _environment(proc: psutil.Process, target: Target) -> EnvironmentSection:

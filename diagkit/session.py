@@ -8,7 +8,6 @@ collectors and the channel records that reached disk.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import select
 import shutil
@@ -29,8 +28,8 @@ from diagkit.collectors import stacks
 from diagkit.collectors.environment import DistributionIndex, environment_section
 from diagkit.collectors.inproc_results import parse_events
 from diagkit.collectors.rss import RssSampler
-from diagkit.collectors.sampled_time import time_section
-from diagkit.collectors.sampler import PySpySampler, SamplerResult, find_py_spy, py_spy_version
+from diagkit.collectors.sampled_time import section_from_sampler
+from diagkit.collectors.sampler import PySpySampler, SamplerResult
 from diagkit.inproc.channel import read_events
 from diagkit.report.model import (
     SCHEMA_VERSION,
@@ -304,14 +303,6 @@ def _time(
 ) -> TimeSection:
     if problem is not None or sampled is None:
         return TimeSection(available=False, unavailable_reason=problem or "py-spy did not run")
-    if not sampled.ok or sampled.speedscope is None:
-        return TimeSection(available=False, unavailable_reason=sampled.reason)
-    with open(sampled.speedscope) as fh:
-        data = json.load(fh)
-    exe = find_py_spy() or "py-spy"
-    mode = "native frames, " if opts.native else ""
-    source = f"py-spy {py_spy_version(exe)} record, {opts.rate} Hz, {mode}blocking"
-    sec = time_section(data, rate=opts.rate, sampled_s=wall, source=source)
-    sec.native, sec.idle_included = opts.native, opts.idle
-    sec.sample_errors = sampled.errors
-    return sec
+    return section_from_sampler(
+        sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall
+    )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import json
 import linecache
 import os
 import sysconfig
 from collections import Counter
 from typing import Any
 
+from diagkit.collectors.sampler import SamplerResult, find_py_spy, py_spy_version
 from diagkit.report.model import FunctionTime, LineTime, ThreadTime, TimeSection
 
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,4 +149,21 @@ def time_section(
             )
             for ln, c in rows
         ]  # fmt: skip
+    return sec
+
+
+def section_from_sampler(
+    sampled: SamplerResult, *, rate: int, native: bool, idle: bool, wall: float, how: str = ""
+) -> TimeSection:
+    """The time section of a finished py-spy record run (``how`` is added to its source line)."""
+    if not sampled.ok or sampled.speedscope is None:
+        return TimeSection(available=False, unavailable_reason=sampled.reason)
+    with open(sampled.speedscope) as fh:
+        data = json.load(fh)
+    mode = "native frames, " if native else ""
+    version = py_spy_version(find_py_spy() or "py-spy")
+    source = f"py-spy {version} record, {rate} Hz, {mode}blocking{how}"
+    sec = time_section(data, rate=rate, sampled_s=wall, source=source)
+    sec.native, sec.idle_included = native, idle
+    sec.sample_errors = sampled.errors
     return sec
