@@ -129,7 +129,7 @@ def _run(base: ProfileOptions, collector: str, cfg: DeepConfig, env: dict[str, s
                 shutil.move(src, base.out_dir / name)
 
     opts = replace(
-        base, sample=False, collectors=[collector],
+        base, sample=False, environment=False, collectors=[collector],
         extra_env={**base.extra_env, ENV: cfg.to_env(), **env},
     )  # fmt: skip
     rep = run_profile(opts, on_tick=on_tick, contribute=contribute)
