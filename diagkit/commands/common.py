@@ -64,5 +64,6 @@ def load_report(path: Path) -> tuple[Report, Path]:
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False,
-                   width=None if os.environ.get("COLUMNS") else 120 if not os.isatty(2) else None)  # fmt: skip
+    # Piped output gets a fixed, readable width (rich would fall back to 80) unless COLUMNS says.
+    piped = not os.isatty(2 if stderr else 1) and not os.environ.get("COLUMNS")
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=120 if piped else None)
