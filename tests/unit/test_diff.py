@@ -75,7 +75,9 @@ def test_a_tripled_function_is_caught_and_named_first(runs):
     data = json.loads(r.stdout)
     funcs = {c["name"]: c for c in data["regressions"] if c["kind"] == "function"}
     assert "scaled" in funcs and "steady" not in funcs
-    assert 1.0 < funcs["scaled"]["vs_rest"] < 6.0  # three times the work: ~+200% against the rest
+    # Three times the work is ~+200% against the rest; a CI machine was seen at +88%, so the
+    # bound is what a tripling keeps under that noise and what a wrong ratio (0, or the share) misses.
+    assert 0.5 < funcs["scaled"]["vs_rest"] < 6.0
     assert funcs["scaled"]["pct"] > 0.6
     assert [c["name"] for c in data["failed"]] == ["scaled"]  # lines and the run total never decide
     assert "function scaled" in r.stderr and r.stderr.count("\n") == 1
