@@ -29,6 +29,7 @@ from diagkit.collectors.rss import RssSampler
 from diagkit.collectors.sampled_time import section_from_sampler
 from diagkit.collectors.sampler import PySpySampler, SamplerResult
 from diagkit.errors import DiagError
+from diagkit.launch import SPEEDSCOPE
 from diagkit.report.model import (
     SCHEMA_VERSION,
     EnvironmentSection,
@@ -41,7 +42,6 @@ from diagkit.report.model import (
     Target,
     TimeSection,
 )
-from diagkit.session import SPEEDSCOPE
 
 T = TypeVar("T")
 INSIDE_ONLY = (

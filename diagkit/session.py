@@ -7,20 +7,15 @@ collectors and the channel records that reached disk.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import select
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from diagkit import __version__
@@ -29,8 +24,9 @@ from diagkit.collectors.environment import DistributionIndex, environment_sectio
 from diagkit.collectors.inproc_results import parse_events
 from diagkit.collectors.rss import RssSampler
 from diagkit.collectors.sampled_time import section_from_sampler
-from diagkit.collectors.sampler import PySpySampler, SamplerResult
+from diagkit.collectors.sampler import SamplerResult
 from diagkit.inproc.channel import read_events
+from diagkit.launch import SPEEDSCOPE, Child, Launch, ProfileOptions
 from diagkit.report.model import (
     SCHEMA_VERSION,
     EnvironmentSection,
@@ -42,70 +38,6 @@ from diagkit.report.model import (
     TimeSection,
 )
 
-SPEEDSCOPE = "profile.speedscope.json"
-TERM_GRACE_S = 3.0
-
-
-@dataclass
-class ProfileOptions:
-    kind: str  # "script" | "module"
-    target: str
-    args: list[str]
-    out_dir: Path
-    rate: int = 200
-    native: bool = False
-    subprocesses: bool = False
-    idle: bool = False
-    timeout: float | None = None
-    command: list[str] = field(default_factory=list)
-    extra_env: dict[str, str] = field(default_factory=dict)
-    # False for an instrumented second pass: tracers in the target would distort samples anyway.
-    sample: bool = True
-    # False where the caller keeps only the outcome (the --deep passes): the package scan
-    # behind the environment section costs ~0.14 s of CPU per run.
-    environment: bool = True
-    # Extra in-process collectors, "module:function" (see _bootstrap._Run.start_extra).
-    collectors: list[str] = field(default_factory=list)
-    # Wraps the child's argv in a launcher (nsys). The child is then the launcher: no
-    # start handshake and no sampling, and the exit status comes from the channel.
-    wrap: Callable[[list[str]], list[str]] | None = None
-
-
-class _Child:
-    """The target process, reaped by a thread with wait4 for its exact rusage."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> None:
-        self.proc = subprocess.Popen(argv, env=env, pass_fds=fds)
-        self.pid = self.proc.pid
-        self.status: int | None = None
-        self.maxrss = 0
-        self.cpu_user = self.cpu_system = 0.0
-        self.exited = threading.Event()
-        self.end_ns = 0
-        threading.Thread(target=self._reap, name="diag-reap", daemon=True).start()
-
-    def _reap(self) -> None:
-        _, status, ru = os.wait4(self.pid, 0)
-        self.end_ns = time.monotonic_ns()
-        self.status = status
-        self.proc.returncode = os.waitstatus_to_exitcode(status)  # stop Popen from reaping again
-        self.maxrss = ru.ru_maxrss * 1024
-        self.cpu_user, self.cpu_system = ru.ru_utime, ru.ru_stime
-        self.exited.set()
-
-    def signal(self, sig: int) -> None:
-        if not self.exited.is_set():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
-
-    def stop(self) -> None:
-        """SIGTERM (the bootstrap flushes what it has), then SIGKILL after a grace period."""
-        self.signal(signal.SIGTERM)
-        if not self.exited.wait(TERM_GRACE_S):
-            self.signal(signal.SIGKILL)
-            self.exited.wait(5.0)
-
-
 Contributor = Callable[[Report, list[dict[str, Any]], int], None]
 
 
@@ -113,45 +45,24 @@ def run_profile(
     opts: ProfileOptions,
     on_tick: Callable[[float, int], None] | None = None,
     contribute: Contributor | None = None,
+    launch: Launch | None = None,
 ) -> Report:
-    """Run the target once. ``contribute(report, events, t0_ns)`` lets the extra collectors
-    turn their own channel records into sections before the channel is deleted."""
-    channel = Path(tempfile.mkdtemp(prefix="diagkit-run-"))
-    go_r, go_w = os.pipe()
-    ready_r, ready_w = os.pipe()
-    env = {**os.environ, **opts.extra_env}
-    env.update(DIAGKIT_CHANNEL=str(channel), DIAGKIT_GO_FD=str(go_r), DIAGKIT_READY_FD=str(ready_w))
-    if opts.collectors:
-        env["DIAGKIT_COLLECTORS"] = ",".join(opts.collectors)
-    argv = [sys.executable, "-m", "diagkit._bootstrap", opts.kind, opts.target, *opts.args]
-    if opts.wrap is not None:
-        argv = opts.wrap(argv)
-        for key in ("DIAGKIT_GO_FD", "DIAGKIT_READY_FD"):
-            env.pop(key)
+    """Run the target once (or see through a ``launch`` already started with ``opts``).
+
+    ``contribute(report, events, t0_ns)`` lets the extra collectors turn their own
+    channel records into sections before the channel is deleted."""
+    launch = launch or Launch(opts)
+    child, channel = launch.child, launch.channel
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    child = _Child(argv, env, (go_r, ready_w))
     dist_index = DistributionIndex() if opts.environment else None
-    os.close(go_r)
-    os.close(ready_w)
-    if opts.wrap is None:
-        _wait_ready(ready_r, child)
-    else:
-        os.close(ready_r)
-    sampler = PySpySampler(
-        child.pid, channel / SPEEDSCOPE, rate=opts.rate, native=opts.native,
-        subprocesses=opts.subprocesses, idle=opts.idle,
-    )  # fmt: skip
-    sampling = opts.sample and opts.wrap is None
-    sampler_problem = sampler.start() if sampling else "not sampled in this pass"
-    t0 = time.monotonic_ns()
+    t0 = launch.started()
+    sampler_problem = launch.sampler_problem
     rss = RssSampler(child.pid, t0)
     rss.start()
-    os.write(go_w, b"g")
-    os.close(go_w)
     ending = _watch(child, opts.timeout, on_tick, rss)
     timed_out_stacks = ending.stacks
     rss.stop()
-    sampled = sampler.stop() if sampler_problem is None else None
+    sampled = launch.sampler.stop() if sampler_problem is None else None
 
     events = read_events(str(channel))
     inproc = parse_events(events, inproc_t0 := (_start_ns(events) or t0))
@@ -199,18 +110,6 @@ def run_profile(
     return report
 
 
-def _wait_ready(fd: int, child: _Child, limit: float = 60.0) -> None:
-    """Block until the bootstrap says it is ready, the child dies, or the limit passes."""
-    deadline = time.monotonic() + limit
-    try:
-        while time.monotonic() < deadline and not child.exited.is_set():
-            if select.select([fd], [], [], 0.05)[0]:
-                os.read(fd, 1)  # b"r", or b"" when the child died before writing
-                return
-    finally:
-        os.close(fd)
-
-
 def _start_ns(events: list[dict[str, object]]) -> int | None:
     for ev in events:
         if ev.get("k") == "start":
@@ -226,7 +125,7 @@ class _Ending:
 
 
 def _watch(
-    child: _Child,
+    child: Child,
     timeout: float | None,
     on_tick: Callable[[float, int], None] | None,
     rss: RssSampler,
@@ -275,7 +174,7 @@ def _later(delay: float, fn: Callable[[], None]) -> None:
     t.start()
 
 
-def _outcome(child: _Child, exc: ExceptionInfo | None, ending: _Ending, wall: float) -> Outcome:
+def _outcome(child: Child, exc: ExceptionInfo | None, ending: _Ending, wall: float) -> Outcome:
     status = child.status or 0
     out = Outcome(
         kind="exit", wall_s=wall, cpu_user_s=child.cpu_user, cpu_system_s=child.cpu_system,
@@ -314,5 +213,6 @@ def _time(
     if problem is not None or sampled is None:
         return TimeSection(available=False, unavailable_reason=problem or "py-spy did not run")
     return section_from_sampler(
-        sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall
-    )
+        sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall,
+        slow_after_s=opts.slow_after_s,
+    )  # fmt: skip

@@ -7,7 +7,7 @@ import json
 import linecache
 import os
 import sysconfig
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from diagkit.collectors.sampler import SamplerResult, find_py_spy, py_spy_version
@@ -68,26 +68,41 @@ def program_frames(frs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return frs[i:] if entered else []
 
 
+def weighted_samples(profile: dict[str, Any], rate: int) -> list[tuple[list[int], float]]:
+    """A thread's stacks with the seconds each stands for (py-spy writes 1/rate; a run
+    whose sampling slowed down carries each phase's own interval)."""
+    samples = profile.get("samples", [])
+    weights = profile.get("weights") or []
+    if len(weights) != len(samples):
+        weights = [1.0 / rate] * len(samples)
+    return list(zip(samples, weights, strict=True))
+
+
 def time_section(
     speedscope: dict[str, Any], *, rate: int, sampled_s: float, source: str
 ) -> TimeSection:
+    """Counts say how many samples were taken; seconds and shares come from their weights."""
     frames: list[dict[str, Any]] = speedscope["shared"]["frames"]
     profiles: list[dict[str, Any]] = speedscope.get("profiles", [])
     own: Counter[tuple[str, str]] = Counter()
     total: Counter[tuple[str, str]] = Counter()
+    own_w: dict[tuple[str, str], float] = defaultdict(float)
+    total_w: dict[tuple[str, str], float] = defaultdict(float)
     lines: Counter[tuple[str, str, int]] = Counter()
+    lines_w: dict[tuple[str, str, int], float] = defaultdict(float)
     line_own: Counter[tuple[str, str, int]] = Counter()
+    line_own_w: dict[tuple[str, str, int], float] = defaultdict(float)
     first_line: dict[tuple[str, str], int] = {}
-    threads: list[tuple[str, int]] = []
-    n = 0
+    threads: list[tuple[str, int, float]] = []
+    n, weight = 0, 0.0
     for prof in profiles:
-        samples = prof.get("samples", [])
-        threads.append((prof.get("name", "?"), len(samples)))
-        for stack in samples:  # root first, leaf last
+        stacks = weighted_samples(prof, rate)
+        threads.append((prof.get("name", "?"), len(stacks), sum(w for _, w in stacks)))
+        for stack, w in stacks:  # root first, leaf last
             frs = program_frames([frames[i] for i in stack])
             if not frs:
                 continue
-            n += 1
+            n, weight = n + 1, weight + w
             seen_f: set[tuple[str, str]] = set()
             seen_l: set[tuple[str, str, int]] = set()
             for fr in frs:
@@ -96,64 +111,76 @@ def time_section(
                 if key not in seen_f:
                     seen_f.add(key)
                     total[key] += 1
+                    total_w[key] += w
                 lk = (*key, ln)
                 if lk not in seen_l:
                     seen_l.add(lk)
                     lines[lk] += 1
+                    lines_w[lk] += w
                 if ln and (key not in first_line or ln < first_line[key]):
                     first_line[key] = ln
-            leaf = frs[-1]
-            own[(leaf["name"], leaf.get("file") or "")] += 1
+            leaf = (frs[-1]["name"], frs[-1].get("file") or "")
+            own[leaf] += 1
+            own_w[leaf] += w
             user = next(
                 (fr for fr in reversed(frs) if not is_library_file(fr.get("file") or "")), None
             )
             if user is not None:
-                line_own[(user["name"], user.get("file") or "", int(user.get("line") or 0))] += 1
+                uk = (user["name"], user.get("file") or "", int(user.get("line") or 0))
+                line_own[uk] += 1
+                line_own_w[uk] += w
     sec = TimeSection(source=source, rate_hz=rate, samples=n, sampled_s=sampled_s)
     if n == 0:
         sec.available = False
         sec.unavailable_reason = "no samples: the program ended before the first sample was taken"
         return sec
-    dt = 1.0 / rate
-    sec.threads = [ThreadTime(name, c, c / n) for name, c in threads]
-    main = max((c for _, c in threads), default=0)
-    sec.active_s = min(main * dt, sampled_s) if sampled_s else main * dt
+    sec.threads = [ThreadTime(name, c, w / weight) for name, c, w in threads]
+    main = max((w for _, _, w in threads), default=0.0)
+    sec.active_s = min(main, sampled_s) if sampled_s else main
     sec.idle_s = max(0.0, sampled_s - sec.active_s)
-    ranked = sorted(total, key=lambda k: (-own[k], -total[k]))
-    by_total = sorted(total, key=lambda k: -total[k])
+    ranked = sorted(total, key=lambda k: (-own_w[k], -total_w[k]))
+    by_total = sorted(total, key=lambda k: -total_w[k])
     keep = list(dict.fromkeys(ranked[:TOP_FUNCTIONS] + by_total[:TOP_FUNCTIONS]))
     sec.functions = [
         FunctionTime(
             name=k[0], file=k[1], line=first_line.get(k, 0),
-            own_samples=own[k], total_samples=total[k], own_s=own[k] * dt, total_s=total[k] * dt,
-            own_share=own[k] / n, total_share=total[k] / n,
+            own_samples=own[k], total_samples=total[k], own_s=own_w[k], total_s=total_w[k],
+            own_share=own_w[k] / weight, total_share=total_w[k] / weight,
             kind="python" if k[1].endswith(".py") else "native",
         )
         for k in keep
     ]  # fmt: skip
     # Hot functions for the line table: where the program's own code was innermost, so a
     # main() that calls everything does not crowd out the loop that does the work.
-    user_own: Counter[tuple[str, str]] = Counter()
-    for (name, f, _), c in line_own.items():
-        user_own[(name, f)] += c
-    hot = [k for k, _ in user_own.most_common(HOT_FUNCTIONS_FOR_LINES)] or by_total[:1]
+    user_own: dict[tuple[str, str], float] = defaultdict(float)
+    for (name, f, _), w in line_own_w.items():
+        user_own[(name, f)] += w
+    hot = sorted(user_own, key=lambda k: -user_own[k])[:HOT_FUNCTIONS_FOR_LINES] or by_total[:1]
     for key in hot:
         rows = sorted(
-            ((ln, c) for (name, f, ln), c in lines.items() if (name, f) == key and ln),
+            ((ln, w) for (name, f, ln), w in lines_w.items() if (name, f) == key and ln),
             key=lambda r: -r[1],
         )[:LINES_PER_FUNCTION]
         sec.lines += [
             LineTime(
-                function=key[0], file=key[1], line=ln, samples=c, seconds=c * dt, share=c / n,
-                source=linecache.getline(key[1], ln).strip(), own_samples=line_own[(*key, ln)],
+                function=key[0], file=key[1], line=ln, samples=lines[(*key, ln)], seconds=w,
+                share=w / weight, source=linecache.getline(key[1], ln).strip(),
+                own_samples=line_own[(*key, ln)], own_share=line_own_w[(*key, ln)] / weight,
             )
-            for ln, c in rows
+            for ln, w in rows
         ]  # fmt: skip
     return sec
 
 
 def section_from_sampler(
-    sampled: SamplerResult, *, rate: int, native: bool, idle: bool, wall: float, how: str = ""
+    sampled: SamplerResult,
+    *,
+    rate: int,
+    native: bool,
+    idle: bool,
+    wall: float,
+    how: str = "",
+    slow_after_s: float = 0.0,
 ) -> TimeSection:
     """The time section of a finished py-spy record run (``how`` is added to its source line)."""
     if not sampled.ok or sampled.speedscope is None:
@@ -161,9 +188,15 @@ def section_from_sampler(
     with open(sampled.speedscope) as fh:
         data = json.load(fh)
     mode = "native frames, " if native else ""
-    version = py_spy_version(find_py_spy() or "py-spy")
-    source = f"py-spy {version} record, {rate} Hz, {mode}blocking{how}"
+    exporter = str(data.get("exporter", ""))  # "py-spy@0.4.3"
+    version = exporter.partition("@")[2] or py_spy_version(find_py_spy() or "py-spy")
+    rates = f"{rate} Hz"
+    if sampled.slow_rate:
+        rates = f"{rate} Hz for the first {slow_after_s:g} s, then {sampled.slow_rate} Hz"
+    source = f"py-spy {version} record, {rates}, {mode}blocking{how}"
     sec = time_section(data, rate=rate, sampled_s=wall, source=source)
+    if sampled.slow_rate:
+        sec.slow_rate_hz, sec.slow_after_s = sampled.slow_rate, slow_after_s
     sec.native, sec.idle_included = native, idle
     sec.sample_errors = sampled.errors
     return sec

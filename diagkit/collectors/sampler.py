@@ -10,8 +10,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from diagkit.collectors.speedscope_merge import write_merged
 
 _SAMPLING = re.compile(r"Sampling process (\d+) times a second")
 _TOTALS = re.compile(r"Samples: (\d+) Errors: (\d+)")
@@ -30,6 +33,7 @@ class SamplerResult:
     samples: int = 0
     errors: int = 0
     version: str = ""
+    slow_rate: int = 0  # the rate after the first seconds, where the run lasted that long
 
 
 def find_py_spy() -> str | None:
@@ -54,7 +58,14 @@ def py_spy_version(exe: str) -> str:
 
 
 class PySpySampler:
-    """``py-spy record --pid``: started before the target runs its first line, stopped after it exits."""
+    """``py-spy record --pid``: started before the target runs its first line, stopped after it exits.
+
+    With ``slow_rate``, py-spy samples at ``rate`` for the first ``slow_after_s`` seconds
+    and then a second py-spy takes over at ``slow_rate``: short runs keep the samples
+    their shares need, and a long run stops paying for more samples than it can use
+    (py-spy pauses the target for each one). The two files are merged into one with each
+    sample weighted by its own interval, as speedscope's format allows.
+    """
 
     def __init__(
         self,
@@ -65,7 +76,9 @@ class PySpySampler:
         native: bool = False,
         subprocesses: bool = False,
         idle: bool = False,
-        duration: float | None = None,
+        slow_rate: int = 0,
+        slow_after_s: int = 0,
+        alive: Callable[[], bool] | None = None,
     ) -> None:
         self.pid = pid
         self.output = output
@@ -73,17 +86,23 @@ class PySpySampler:
         self.native = native
         self.subprocesses = subprocesses
         self.idle = idle
-        self.duration = duration
+        self.phased = slow_rate > 0 and slow_after_s > 0 and alive is not None
+        self.slow_rate, self.slow_after_s = slow_rate, slow_after_s
+        self._alive = alive or (lambda: True)
         self.exe = find_py_spy()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._phases: list[tuple[int, Path]] = []  # (rate, file) of each py-spy started
         self._stderr: list[str] = []
-        self._reader: threading.Thread | None = None
+        self._readers: list[threading.Thread] = []
         self._attached = threading.Event()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._switcher: threading.Thread | None = None
 
-    def command(self) -> list[str]:
+    def command(self, rate: int | None = None, output: Path | None = None) -> list[str]:
         cmd = [
-            self.exe or "py-spy", "record", "--pid", str(self.pid), "--rate", str(self.rate),
-            "--format", "speedscope", "--output", str(self.output), "--full-filenames",
+            self.exe or "py-spy", "record", "--pid", str(self.pid), "--rate", str(rate or self.rate),
+            "--format", "speedscope", "--output", str(output or self.output), "--full-filenames",
         ]  # fmt: skip
         if self.native:
             cmd.append("--native")
@@ -91,37 +110,60 @@ class PySpySampler:
             cmd.append("--subprocesses")
         if self.idle:
             cmd.append("--idle")
-        if self.duration is not None:
-            cmd += ["--duration", str(max(1, round(self.duration)))]
         return cmd
+
+    def _launch(self, cmd: list[str], rate: int, output: Path) -> subprocess.Popen[bytes]:
+        # A session of its own: Ctrl-C at the terminal is for the target and for diag,
+        # which stops py-spy itself once the target has ended.
+        proc = subprocess.Popen(
+            # Its status lines go to stdout or stderr depending on the version and on
+            # whether they are terminals: read both as one stream.
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **QUIET_ENV},
+        )  # fmt: skip
+        self._phases.append((rate, output))
+        reader = threading.Thread(target=self._read_stderr, args=(proc,), daemon=True)
+        reader.start()
+        self._readers.append(reader)
+        return proc
 
     def start(self, attach_timeout: float = 10.0) -> str | None:
         """Start sampling; return None once py-spy says it samples, else why it could not."""
         if self.exe is None:
             return "py-spy is not on PATH (it is a dependency of diagkit: pip install py-spy)"
-        # A session of its own: Ctrl-C at the terminal is for the target and for diag,
-        # which stops py-spy itself once the target has ended.
-        self._proc = subprocess.Popen(
-            # Its status lines go to stdout or stderr depending on the version and on
-            # whether they are terminals: read both as one stream.
-            self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **QUIET_ENV},
-        )  # fmt: skip
-        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self._reader.start()
+        cmd = self.command()
+        output = self.output
+        if self.phased:
+            output = self.output.with_suffix(".fast.json")
+            cmd = [*self.command(self.rate, output), "--duration", str(self.slow_after_s)]
+        self._proc = self._launch(cmd, self.rate, output)
         deadline = time.monotonic() + attach_timeout
         while time.monotonic() < deadline:
             if self._attached.wait(0.02):
+                if self.phased:
+                    self._switcher = threading.Thread(target=self._slow_down, daemon=True)
+                    self._switcher.start()
                 return None
             if self._proc.poll() is not None:
-                self._reader.join(1.0)
+                for reader in self._readers:
+                    reader.join(1.0)
                 return self._explain_failure()
         self.stop()
         return f"py-spy did not start sampling within {attach_timeout:.0f} s"
 
-    def _read_stderr(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        for raw in self._proc.stdout:
+    def _slow_down(self) -> None:
+        """When the fast py-spy has done its seconds, start the slow one (if the target lives)."""
+        assert self._proc is not None
+        self._proc.wait()
+        with self._lock:
+            if self._stopping or not self._alive():
+                return
+            output = self.output.with_suffix(".slow.json")
+            self._proc = self._launch(self.command(self.slow_rate, output), self.slow_rate, output)
+
+    def _read_stderr(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip()
             self._stderr.append(line)
             if _SAMPLING.search(line):
@@ -135,9 +177,16 @@ class PySpySampler:
 
     def stop(self, grace: float = 10.0) -> SamplerResult:
         """Wait for py-spy to notice the target has exited and write its file; nudge it if needed."""
-        proc = self._proc
+        with self._lock:
+            self._stopping = True
+            proc = self._proc
         if proc is None:
             return SamplerResult(ok=False, reason="py-spy was not started")
+        if self._switcher is not None and self._switcher.is_alive():
+            proc.wait()  # the fast py-spy ends with the target or its seconds, whichever first
+            self._switcher.join()
+            proc = self._proc
+            assert proc is not None
         try:
             proc.wait(timeout=grace / 2)
         except subprocess.TimeoutExpired:
@@ -149,11 +198,17 @@ class PySpySampler:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if self._reader is not None:
-            self._reader.join(2.0)
-        text = "\n".join(self._stderr)
-        totals = _TOTALS.search(text)
-        samples, errors = (int(totals.group(1)), int(totals.group(2))) if totals else (0, 0)
+        for reader in self._readers:
+            reader.join(2.0)
+        samples = errors = 0
+        for m in _TOTALS.finditer("\n".join(self._stderr)):
+            samples, errors = samples + int(m.group(1)), errors + int(m.group(2))
+        written = [(r, f) for r, f in self._phases if f.exists() and os.path.getsize(f) > 0]
+        if self.phased and written:
+            write_merged(self.output, written)
+            for _, f in written:
+                f.unlink()
+        slow = self.slow_rate if len(written) > 1 else 0
         if self.output.exists() and os.path.getsize(self.output) > 0:
-            return SamplerResult(True, "", self.output, samples, errors)
+            return SamplerResult(True, "", self.output, samples, errors, slow_rate=slow)
         return SamplerResult(False, self._explain_failure(), None, samples, errors)

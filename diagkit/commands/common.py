@@ -1,10 +1,8 @@
-"""Pieces shared by the commands: output folders, the saved report, the console."""
+"""Pieces shared by the commands: the saved report and the console."""
 
 from __future__ import annotations
 
 import os
-import re
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,31 +13,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 REPORT_FILE = "report.json"
-
-
-def default_out_dir(stem: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:40] or "run"
-    base = Path("diag-reports") / f"{stamp}-{safe}"
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}-{n}")
-    return out
-
-
-def prepare_out_dir(path: Path) -> Path:
-    """Create the folder and prove it is writable now, not after a long run."""
-    if path.exists() and not path.is_dir():
-        raise DiagError(f"--out {path}: exists and is not a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".diag-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise DiagError(f"--out {path}: cannot write there ({exc.strerror or exc})") from None
-    return path
 
 
 def save_report(report: Report, out_dir: Path) -> Path:

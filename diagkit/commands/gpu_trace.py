@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from diagkit import __version__
-from diagkit.commands.common import console, default_out_dir, prepare_out_dir, save_report
+from diagkit.commands.common import console, save_report
+from diagkit.commands.folders import default_out_dir, prepare_out_dir
 from diagkit.errors import DiagError
 from diagkit.gpu import nsys_csv, nsys_run, nsys_sqlite
 from diagkit.gpu.launch import GpuPlan, gpu_plan
@@ -93,7 +94,8 @@ def gpu_trace(
 
 def run_traced(kind: str, target: str, args: list[str], out_dir: Path, plan: GpuPlan) -> Report:
     """Run the program under ``plan`` (nsys, or the in-process collector) and save the report."""
-    from diagkit.session import ProfileOptions, run_profile
+    from diagkit.launch import ProfileOptions
+    from diagkit.session import run_profile
 
     opts = ProfileOptions(
         kind=kind, target=target, args=args, out_dir=out_dir, command=["diag", *sys.argv[1:]],

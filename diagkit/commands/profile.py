@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
-from diagkit.commands.common import console, default_out_dir, prepare_out_dir, save_report
+from diagkit.commands.folders import default_out_dir, prepare_out_dir
 from diagkit.deep.command import deep_request, plan_deep
 from diagkit.errors import DiagError
+from diagkit.launch import FAST_RATE, SLOW_RATE, Launch, ProfileOptions
 from diagkit.progress import Progress
-from diagkit.report.outputs import write_outputs
-from diagkit.session import ProfileOptions, run_profile
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -27,9 +26,7 @@ from diagkit.session import ProfileOptions, run_profile
 @click.option(
     "--rate",
     type=click.IntRange(1, 2000),
-    default=200,
-    show_default=True,
-    help="Samples per second.",
+    help="Samples per second throughout [default: 200 for the first 2 s, then 67].",
 )
 @click.option("--native", is_flag=True, help="Sample C, BLAS and Numba frames too (slower).")
 @click.option("--subprocesses", is_flag=True, help="Sample child processes too.")
@@ -55,7 +52,7 @@ from diagkit.session import ProfileOptions, run_profile
 def profile(
     module: str | None,
     out: Path | None,
-    rate: int,
+    rate: int | None,
     native: bool,
     subprocesses: bool,
     idle: bool,
@@ -83,7 +80,8 @@ def profile(
         out or default_out_dir(Path(target).stem if kind == "script" else target)
     )
     opts = ProfileOptions(
-        kind=kind, target=target, args=args, out_dir=out_dir, rate=rate, native=native,
+        kind=kind, target=target, args=args, out_dir=out_dir, rate=rate or FAST_RATE,
+        slow_rate=0 if rate else SLOW_RATE, native=native,
         subprocesses=subprocesses, idle=idle, timeout=timeout,
         command=["diag", *sys.argv[1:]],
     )  # fmt: skip
@@ -96,9 +94,16 @@ def profile(
         opts.extra_env.update(plan.env())
         opts.collectors.append(GPU_COLLECTOR)
         contribute = gpu_contributor(plan, out_dir)
+    # The program starts now: its start-up and py-spy's attach overlap the imports below
+    # (the report model, the collectors and the outputs: ~60 ms that every run used to wait).
+    launch = Launch(opts)
+    from diagkit.commands.common import console, save_report
+    from diagkit.report.outputs import write_outputs
+    from diagkit.session import run_profile
+
     progress = Progress()
     try:
-        report = run_profile(opts, on_tick=progress.tick, contribute=contribute)
+        report = run_profile(opts, on_tick=progress.tick, contribute=contribute, launch=launch)
         if deep_plan is not None:
             save_report(report, out_dir)  # the sampled pass is kept whatever the deep passes do
             deep_plan.run(report, opts, progress.tick)
@@ -122,13 +127,15 @@ def _attach(
     target_args: tuple[str, ...],
     timeout: float | None,
     out: Path | None,
-    rate: int,
+    rate: int | None,
     native: bool,
     subprocesses: bool,
     idle: bool,
     quiet: bool,
 ) -> int:
     from diagkit.attach_session import AttachOptions, run_attached
+    from diagkit.commands.common import console, save_report
+    from diagkit.report.outputs import write_outputs
 
     if pid is None:
         raise DiagError("--duration goes with --pid (to stop a program diag starts, use --timeout)")
@@ -138,7 +145,7 @@ def _attach(
         raise DiagError("--timeout stops a program diag starts; with --pid use --duration")
     out_dir = prepare_out_dir(out or default_out_dir(f"pid{pid}"))
     opts = AttachOptions(
-        pid=pid, out_dir=out_dir, duration=duration, rate=rate, native=native,
+        pid=pid, out_dir=out_dir, duration=duration, rate=rate or FAST_RATE, native=native,
         subprocesses=subprocesses, idle=idle, command=["diag", *sys.argv[1:]],
     )  # fmt: skip
     progress = Progress()

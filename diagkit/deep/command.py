@@ -12,8 +12,8 @@ from diagkit.errors import DiagError
 
 if TYPE_CHECKING:  # the passes pull in pstats and the code index: only for --deep runs
     from diagkit.deep.passes import Named, Tick
+    from diagkit.launch import ProfileOptions
     from diagkit.report.model import Report
-    from diagkit.session import ProfileOptions
 
 
 def deep_request(

@@ -13,11 +13,11 @@ import difflib
 import importlib.machinery
 import os
 import sys
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from diagkit.collectors.sampled_time import is_library_file
+from diagkit.collectors.sampled_time import is_library_file, weighted_samples
 from diagkit.deep.codeindex import CodeInfo, containing, index_file, real
 from diagkit.report.model import TimeSection
 
@@ -152,17 +152,17 @@ def is_user_file(path: str) -> bool:
     return not real(path).startswith(_OWN_DIR + os.sep)
 
 
-def user_own_samples(speedscope: dict[str, Any]) -> Counter[tuple[str, str]]:
-    """Samples by the innermost frame in the program's own code: a user function's own lines
-    with the library calls they make (``np.ones`` counts for the line that calls it)."""
+def user_own_seconds(speedscope: dict[str, Any]) -> dict[tuple[str, str], float]:
+    """Sampled seconds by the innermost frame in the program's own code: a user function's
+    own lines with the library calls they make (``np.ones`` counts for the line that calls it)."""
     frames = speedscope["shared"]["frames"]
     user = [is_user_file(fr.get("file") or "") for fr in frames]
-    out: Counter[tuple[str, str]] = Counter()
+    out: dict[tuple[str, str], float] = defaultdict(float)
     for prof in speedscope.get("profiles", []):
-        for stack in prof.get("samples", []):
+        for stack, w in weighted_samples(prof, 1):
             for i in reversed(stack):
                 if user[i]:
-                    out[(frames[i]["name"], frames[i].get("file") or "")] += 1
+                    out[(frames[i]["name"], frames[i].get("file") or "")] += w
                     break
     return out
 
@@ -176,12 +176,12 @@ def hot_targets(
         for f in time.functions
         if f.kind == "python" and is_user_file(f.file) and not f.name.endswith(_ANONYMOUS)
     ]
-    own = user_own_samples(speedscope) if speedscope else Counter()
-    total = sum(own.values()) or 1
-    ranked = sorted(user, key=lambda f: (-own[(f.name, f.file)], -f.own_samples))
-    picked = [f for f in ranked if own[(f.name, f.file)] / total >= HOT_MIN_SHARE][:limit]
+    own = user_own_seconds(speedscope) if speedscope else {}
+    total = sum(own.values()) or 1.0
+    ranked = sorted(user, key=lambda f: (-own.get((f.name, f.file), 0.0), -f.own_s))
+    picked = [f for f in ranked if own.get((f.name, f.file), 0.0) / total >= HOT_MIN_SHARE][:limit]
     if not picked:
-        picked = sorted(user, key=lambda f: -f.total_samples)[:1]
+        picked = sorted(user, key=lambda f: -f.total_s)[:1]
     out: list[Target] = []
     for f in picked:
         info = containing(real(f.file), f.name, f.line)

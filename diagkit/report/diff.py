@@ -101,15 +101,15 @@ class _Run:
         self.scale = 1.0 if self.use_wall else self.cpu / self.wall
         self.total = self.wall if self.use_wall else self.cpu
 
-    def sampled(self, name: str, where: str, samples: int, seconds: float, fn: str) -> _Entry:
+    def sampled(
+        self, name: str, where: str, samples: int, seconds: float, share: float, fn: str
+    ) -> _Entry:
+        """An entry from samples: its value from their seconds (each sample carries its own
+        interval), its noise from how many there were."""
         t = self.r.time
-        if self.use_wall:
-            dt = 1.0 / t.rate_hz if t.rate_hz else 0.0
-            value, var = seconds, samples * dt * dt
-        else:
-            per = self.cpu / t.samples if t.samples else 0.0
-            value, var = samples * per, samples * per * per
-        return _Entry(name, where, value, var, samples, t.samples, True, fn)
+        value = seconds if self.use_wall else share * self.cpu
+        var = value * value / samples if samples else 0.0
+        return _Entry(name, where, value, var, share * t.samples, t.samples, True, fn)
 
     def run_time(self) -> dict[tuple[str, ...], _Entry]:
         return _single("wall time" if self.use_wall else "CPU time", self.total)
@@ -120,7 +120,7 @@ class _Run:
             file = _rel(f.file, self.r.target.cwd)
             where = f"{file}:{f.line}" if file else ""
             out[(f.name, file)] = self.sampled(
-                f.name, where, f.own_samples, f.own_s, f"{f.name} {file}"
+                f.name, where, f.own_samples, f.own_s, f.own_share, f"{f.name} {file}"
             )
         return out
 
@@ -130,7 +130,7 @@ class _Run:
             file = _rel(ln.file, self.r.target.cwd)
             name = f"{ln.function}: {ln.source}" if ln.source else ln.function
             fn = f"{ln.function} {file}"
-            out[(ln.function, file, str(ln.line))] = self.sampled(name, f"{file}:{ln.line}", ln.samples, ln.seconds, fn)  # fmt: skip
+            out[(ln.function, file, str(ln.line))] = self.sampled(name, f"{file}:{ln.line}", ln.samples, ln.seconds, ln.share, fn)  # fmt: skip
         return out
 
     def _measured(self, rows: Iterable[tuple[str, float]]) -> dict[tuple[str, ...], _Entry]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from diagkit.collectors.sampled_time import is_library_file, program_frames
+from diagkit.collectors.sampled_time import is_library_file, program_frames, weighted_samples
 
 MAX_NODES = 15_000
 # Below this share of all samples a node is under a third of a pixel on a wide screen.
@@ -59,11 +59,18 @@ def flame_tree(speedscope: dict[str, Any], max_nodes: int = MAX_NODES) -> dict[s
         return c
 
     profiles = [p for p in speedscope.get("profiles", []) if p.get("samples")]
-    for prof in profiles:
+    weighted = [weighted_samples(p, 1) for p in profiles]
+    # Integer values in intervals of the fastest rate: a sample taken after the sampling
+    # slowed down stands for several of them.
+    unit = min((w for ws in weighted for _, w in ws if w > 0), default=1.0)
+    for prof, samples in zip(profiles, weighted, strict=True):
         top = 0
         if len(profiles) > 1:
             top = child(0, func_id(str(prof.get("name", "thread")), "", 0, "thread"))
-        for stack, n in Counter(tuple(s) for s in prof["samples"]).items():
+        counts: Counter[tuple[int, ...]] = Counter()
+        for s, w in samples:
+            counts[tuple(s)] += max(1, round(w / unit))
+        for stack, n in counts.items():
             kept = len(program_frames([frames[i] for i in stack]))
             if not kept:
                 continue

@@ -128,7 +128,6 @@ def hot_sources(report: Report) -> list[dict[str, Any]]:
     for ln in report.time.lines:
         groups[(ln.function, ln.file)][ln.line] = ln
     totals = {(f.name, f.file): f.total_share for f in report.time.functions}
-    n_samples = report.time.samples
     out = []
     for (function, file), hot in groups.items():
         text = _read_source(file)
@@ -140,7 +139,7 @@ def hot_sources(report: Report) -> list[dict[str, Any]]:
                 rows.append(None)  # a gap in the listing
             src = text[n - 1] if text and n <= len(text) else hot[n].source if n in hot else ""
             h = hot.get(n)
-            own = h.own_samples / n_samples if h and n_samples else 0.0
+            own = h.own_of(report.time.samples) if h else 0.0
             rows.append([n, src.rstrip("\n"), h.samples if h else 0, h.share if h else 0.0, own])
             prev = n
         out.append(

@@ -89,6 +89,11 @@ class LineTime:
     share: float
     source: str = ""
     own_samples: int = 0
+    own_share: float = 0.0
+
+    def own_of(self, samples: int) -> float:
+        """``own_share``; a report saved before it existed has only ``own_samples``."""
+        return self.own_share or (self.own_samples / samples if samples else 0.0)
 
 
 @dataclass
@@ -106,6 +111,10 @@ class TimeSection:
     unavailable_reason: str = ""
     source: str = ""
     rate_hz: int = 0
+    # From slow_after_s on the rate was slow_rate_hz (0: one rate throughout); each
+    # sample's seconds are its own interval, so shares stay true across the change.
+    slow_rate_hz: int = 0
+    slow_after_s: float = 0.0
     native: bool = False
     idle_included: bool = False
     samples: int = 0

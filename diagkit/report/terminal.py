@@ -66,7 +66,7 @@ def _time(r: Report, c: Console) -> None:
         ("function", "left"),
     ):
         tab.add_column(col, justify=just)  # type: ignore[arg-type]
-    rows = sorted(t.functions, key=lambda f: -f.own_samples)[:TOP_ROWS]
+    rows = sorted(t.functions, key=lambda f: -f.own_s)[:TOP_ROWS]
     for f in rows:
         calls = "" if f.calls is None else f"{f.calls:,}"
         where = f"{short_path(f.file)}:{f.line}" if f.file else ""
@@ -78,8 +78,7 @@ def _time(r: Report, c: Console) -> None:
             "\n[bold]Hot lines[/] [dim](own: the innermost line of your code, library calls "
             "included; total: with everything it calls)[/]"
         )
-        n = max(t.samples, 1)
-        rows = sorted(t.lines, key=lambda x: (-x.own_samples, -x.samples))[:TOP_ROWS]
+        rows = sorted(t.lines, key=lambda x: (-x.own_of(t.samples), -x.share))[:TOP_ROWS]
         where = [f"{Path(ln.file).name}:{ln.line}" for ln in rows]
         lt = Table(box=None, pad_edge=False, header_style="bold dim")
         lt.add_column("own", justify="right", no_wrap=True, min_width=6)
@@ -87,7 +86,7 @@ def _time(r: Report, c: Console) -> None:
         lt.add_column("line", no_wrap=True, min_width=max(map(len, where)))
         lt.add_column("source", overflow="ellipsis", no_wrap=True)
         for ln, w in zip(rows, where, strict=True):
-            lt.add_row(f"{ln.own_samples / n:6.1%}", f"{ln.share:6.1%}",
+            lt.add_row(f"{ln.own_of(t.samples):6.1%}", f"{ln.share:6.1%}",
                        f"[dim]{escape(w)}[/]", escape(ln.source))  # fmt: skip
         c.print(lt)
 

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from diagkit.deep.codeindex import containing, index_file
-from diagkit.deep.targets import hot_targets, resolve, user_own_samples
+from diagkit.deep.targets import hot_targets, resolve, user_own_seconds
 from diagkit.report.model import FunctionTime, TimeSection
 
 SOURCE = """
@@ -102,7 +102,7 @@ def test_hot_targets_rank_by_the_innermost_user_frame(project):
     # 90 samples inside numpy called from Model.fit, 10 in fit_all's own line.
     samples = [[0, 1, 2, 3]] * 90 + [[0, 1]] * 10
     speedscope = {"shared": {"frames": frames}, "profiles": [{"samples": samples}]}
-    assert user_own_samples(speedscope)[("Model.fit", model)] == 90
+    assert user_own_seconds(speedscope)[("Model.fit", model)] == 90  # no weights: 1 each
     funcs = [
         FunctionTime("fit_all", model, 20, 0, 100, 0.0, 1.0, 0.0, 1.0),
         FunctionTime("Model.fit", model, 9, 0, 90, 0.0, 0.9, 0.0, 0.9),

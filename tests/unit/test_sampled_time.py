@@ -8,6 +8,7 @@ import pytest
 
 from diagkit.collectors import sampled_time
 from diagkit.collectors.sampled_time import program_frames, time_section
+from diagkit.collectors.speedscope_merge import merge
 
 BOOT = os.path.join(os.path.dirname(sampled_time.__file__), "..", "_bootstrap.py")
 BOOT = os.path.normpath(BOOT)
@@ -72,3 +73,29 @@ def test_other_threads_keep_their_whole_stack():
 def test_no_samples_says_why():
     sec = time_section(_doc([]), rate=100, sampled_s=0.01, source="t")
     assert not sec.available and "before the first sample" in sec.unavailable_reason
+
+
+def test_a_slowed_down_run_weighs_each_sample_by_its_interval():
+    """2 s at 200 Hz in fit:12, then 2 s at 50 Hz in fit:14: 50/50 in time, 80/20 in counts."""
+    base = [0, 1, 2, 3]
+    fast = {"shared": {"frames": _frames()},
+            "profiles": [{"name": "Main", "samples": [[*base, 4]] * 400, "weights": [0.005] * 400}]}  # fmt: skip
+    slow_frames = list(reversed(_frames()))  # another file's frame table: indices must be remapped
+    at = {(f["name"], f["line"]): i for i, f in enumerate(slow_frames)}
+    stack = [at[(f["name"], f["line"])] for f in (_frames()[i] for i in [*base, 5])]
+    slow = {"shared": {"frames": slow_frames},
+            "profiles": [{"name": "Main", "samples": [stack] * 100, "weights": [0.02] * 100}]}  # fmt: skip
+    doc = merge([(200, fast), (50, slow)])
+    assert len(doc["profiles"]) == 1 and doc["profiles"][0]["endValue"] == pytest.approx(4.0)
+    sec = time_section(doc, rate=200, sampled_s=4.0, source="t")
+    assert sec.samples == 500
+    lines = {ln.line: ln for ln in sec.lines if ln.function == "fit"}
+    assert lines[12].share == pytest.approx(0.5) and lines[14].share == pytest.approx(0.5)
+    assert lines[12].samples == 400 and lines[14].seconds == pytest.approx(2.0)
+    assert lines[14].own_share == pytest.approx(0.5)
+    assert sec.active_s == pytest.approx(4.0)
+
+
+def test_a_file_without_weights_counts_each_sample_at_its_rate():
+    doc = merge([(100, _doc([[0, 1, 2, 3, 4]] * 3))])
+    assert doc["profiles"][0]["weights"] == [0.01] * 3

@@ -129,6 +129,12 @@ class Flame {
     this.draw();
   }
 
+  // Values count intervals of the fastest sampling rate, so a run whose sampling slowed
+  // down after its first seconds still reads as time.
+  amount(v) {
+    return this.rate ? fmtS(v / this.rate) : `${int(v)} samples`;
+  }
+
   hover(e) {
     const i = this.at(e);
     if (i < 0) { this.tip.style.display = "none"; return; }
@@ -136,10 +142,9 @@ class Flame {
     const v = this.t.value[i], total = this.t.value[0], zv = this.t.value[this.zoom];
     let self = v;
     for (let c = i + 1; c < this.end[i]; c = this.end[c]) self -= this.t.value[c];
-    const secs = this.rate ? ` (${fmtS(v / this.rate)})` : "";
     const lines = [name, where(file, line),
-      `${int(v)} samples${secs}, ${pct(v / total)} of all` + (this.zoom ? `, ${pct(v / zv)} of zoomed` : ""),
-      `own (top of stack, not pruned): ${int(self)} samples`];
+      `${this.amount(v)}, ${pct(v / total)} of all` + (this.zoom ? `, ${pct(v / zv)} of zoomed` : ""),
+      `own (top of stack, not pruned): ${this.amount(self)}`];
     this.tip.textContent = lines.filter(Boolean).join("\n");
     this.tip.style.display = "block";
     this.tip.style.left = `${Math.min(e.clientX + 14, window.innerWidth - 380)}px`;
@@ -184,8 +189,8 @@ function flameSection(D) {
   const fl = new Flame(f, t.rate_hz);
   window.diagFlame = fl;
   const intro = el("p", { class: "dim" },
-    `${int(f.total)} samples of the program's own stacks; width is time. Orange: your code, blue: libraries, grey-violet: native or built-in. `
+    `${fl.amount(f.total)} of the program's own stacks, sampled; width is time. Orange: your code, blue: libraries, grey-violet: native or built-in. `
     + "Click a frame to zoom, click it again to go up.",
-    f.pruned_below ? ` Frames under ${int(f.pruned_below)} samples are left out to keep the page small.` : "");
+    f.pruned_below ? ` Frames under ${fl.amount(f.pruned_below)} are left out to keep the page small.` : "");
   return section("flame", "Flame graph", intro, fl.node);
 }

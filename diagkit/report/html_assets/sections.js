@@ -45,8 +45,11 @@ function headline(D) {
     cpu ? card("CPU", fmtS(cpu)) : null,
   ];
   if (D.memory.available) cards.push(card("Peak RSS", fmtBytes(D.memory.peak_rss)));
-  if (D.time.available) cards.push(card("Samples", `${int(D.time.samples)} at ${D.time.rate_hz} Hz`));
-  const hot = (D.time.functions || []).slice().sort((a, b) => b.own_samples - a.own_samples)[0];
+  if (D.time.available) {
+    const slow = D.time.slow_rate_hz ? `, ${D.time.slow_rate_hz} Hz after ${D.time.slow_after_s} s` : "";
+    cards.push(card("Samples", `${int(D.time.samples)} at ${D.time.rate_hz} Hz${slow}`));
+  }
+  const hot = (D.time.functions || []).slice().sort((a, b) => b.own_s - a.own_s)[0];
   if (hot) cards.push(card("Hottest function", `${hot.name} ${pct(hot.own_share)}`));
   if ((D.jit.compiles || []).length) cards.push(card("Numba compiling", `${fmtS(D.jit.total_compile_s)} · ${D.jit.compiles.length}`));
   if (D.numerics.total) cards.push(card("Warnings", int(D.numerics.total), "bad"));

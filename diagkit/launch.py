@@ -1,0 +1,168 @@
+"""Start the target and attach py-spy to it, while diag loads the rest of itself.
+
+Only the standard library and the sampler are imported here: ``diag profile``
+starts the child as soon as its options are checked, and the child's
+interpreter start-up, the start handshake and py-spy's attach (together
+~60 ms) run alongside the import of the report model and the collectors,
+instead of after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from diagkit.collectors.sampler import PySpySampler
+
+SPEEDSCOPE = "profile.speedscope.json"
+TERM_GRACE_S = 3.0
+# diag profile's default schedule: 200 Hz holds a 2-second script's shares within ~3 points
+# (100 Hz scatters by ~4); after that a third of the rate still gives a long run more
+# samples than it needs and halves what py-spy's pauses cost it (docs/benchmarks.md).
+FAST_RATE = 200
+SLOW_RATE = 67
+SLOW_AFTER_S = 2
+
+
+@dataclass
+class ProfileOptions:
+    kind: str  # "script" | "module"
+    target: str
+    args: list[str]
+    out_dir: Path
+    rate: int = FAST_RATE
+    slow_rate: int = 0  # after slow_after_s (0: ``rate`` throughout)
+    slow_after_s: int = SLOW_AFTER_S
+    native: bool = False
+    subprocesses: bool = False
+    idle: bool = False
+    timeout: float | None = None
+    command: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    # False for an instrumented second pass: tracers in the target would distort samples anyway.
+    sample: bool = True
+    # False where the caller keeps only the outcome (the --deep passes): the package scan
+    # behind the environment section costs ~0.14 s of CPU per run.
+    environment: bool = True
+    # Extra in-process collectors, "module:function" (see _bootstrap._Run.start_extra).
+    collectors: list[str] = field(default_factory=list)
+    # Wraps the child's argv in a launcher (nsys). The child is then the launcher: no
+    # start handshake and no sampling, and the exit status comes from the channel.
+    wrap: Callable[[list[str]], list[str]] | None = None
+
+
+class Child:
+    """The target process, reaped by a thread with wait4 for its exact rusage."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> None:
+        self.proc = subprocess.Popen(argv, env=env, pass_fds=fds)
+        self.pid = self.proc.pid
+        self.status: int | None = None
+        self.maxrss = 0
+        self.cpu_user = self.cpu_system = 0.0
+        self.exited = threading.Event()
+        self.end_ns = 0
+        threading.Thread(target=self._reap, name="diag-reap", daemon=True).start()
+
+    def _reap(self) -> None:
+        _, status, ru = os.wait4(self.pid, 0)
+        self.end_ns = time.monotonic_ns()
+        self.status = status
+        self.proc.returncode = os.waitstatus_to_exitcode(status)  # stop Popen from reaping again
+        self.maxrss = ru.ru_maxrss * 1024
+        self.cpu_user, self.cpu_system = ru.ru_utime, ru.ru_stime
+        self.exited.set()
+
+    def signal(self, sig: int) -> None:
+        if not self.exited.is_set():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def stop(self) -> None:
+        """SIGTERM (the bootstrap flushes what it has), then SIGKILL after a grace period."""
+        self.signal(signal.SIGTERM)
+        if not self.exited.wait(TERM_GRACE_S):
+            self.signal(signal.SIGKILL)
+            self.exited.wait(5.0)
+
+
+class Launch:
+    """The child under its bootstrap, and a thread that lets it run once py-spy samples it.
+
+    The bootstrap says "ready" after its own imports; py-spy attaches then, so
+    interpreter start-up is never sampled and the program's first line always is.
+    """
+
+    def __init__(self, opts: ProfileOptions) -> None:
+        self.channel = Path(tempfile.mkdtemp(prefix="diagkit-run-"))
+        go_r, self._go_w = os.pipe()
+        ready_r, ready_w = os.pipe()
+        env = {**os.environ, **opts.extra_env}
+        env.update(
+            DIAGKIT_CHANNEL=str(self.channel), DIAGKIT_GO_FD=str(go_r),
+            DIAGKIT_READY_FD=str(ready_w),
+        )  # fmt: skip
+        if opts.collectors:
+            env["DIAGKIT_COLLECTORS"] = ",".join(opts.collectors)
+        argv = [sys.executable, "-m", "diagkit._bootstrap", opts.kind, opts.target, *opts.args]
+        self.handshake = opts.wrap is None
+        if opts.wrap is not None:
+            argv = opts.wrap(argv)
+            for key in ("DIAGKIT_GO_FD", "DIAGKIT_READY_FD"):
+                env.pop(key)
+        self.child = Child(argv, env, (go_r, ready_w))
+        os.close(go_r)
+        os.close(ready_w)
+        self.sampler = PySpySampler(
+            self.child.pid, self.channel / SPEEDSCOPE, rate=opts.rate, native=opts.native,
+            subprocesses=opts.subprocesses, idle=opts.idle, slow_rate=opts.slow_rate,
+            slow_after_s=opts.slow_after_s, alive=lambda: not self.child.exited.is_set(),
+        )  # fmt: skip
+        self.sampling = opts.sample and self.handshake
+        # Why there are no samples (None while py-spy samples).
+        self.sampler_problem: str | None = "not sampled in this pass"
+        self.t0_ns = 0
+        self._ready_r = ready_r
+        self._thread = threading.Thread(target=self._start, name="diag-start", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            if self.handshake:
+                _wait_ready(self._ready_r, self.child)
+                if self.sampling:
+                    self.sampler_problem = self.sampler.start()
+            else:
+                os.close(self._ready_r)
+        finally:
+            self.t0_ns = time.monotonic_ns()
+            with contextlib.suppress(OSError):
+                os.write(self._go_w, b"g")
+            os.close(self._go_w)
+
+    def started(self) -> int:
+        """Wait until the program has been let go; its monotonic start in ns."""
+        self._thread.join()
+        return self.t0_ns
+
+
+def _wait_ready(fd: int, child: Child, limit: float = 60.0) -> None:
+    """Block until the bootstrap says it is ready, the child dies, or the limit passes."""
+    deadline = time.monotonic() + limit
+    try:
+        while time.monotonic() < deadline and not child.exited.is_set():
+            if select.select([fd], [], [], 0.05)[0]:
+                os.read(fd, 1)  # b"r", or b"" when the child died before writing
+                return
+    finally:
+        os.close(fd)
