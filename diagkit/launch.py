@@ -27,10 +27,11 @@ from diagkit.collectors.sampler import PySpySampler
 SPEEDSCOPE = "profile.speedscope.json"
 TERM_GRACE_S = 3.0
 # diag profile's default schedule: 200 Hz holds a 2-second script's shares within ~3 points
-# (100 Hz scatters by ~4); after that a third of the rate still gives a long run more
-# samples than it needs and halves what py-spy's pauses cost it (docs/benchmarks.md).
+# (100 Hz scatters by ~4). py-spy pauses the target for each sample (~0.1-0.3 ms on a
+# 2-core VM: 2-6% of the run at 200 Hz), so after 2 s, when enough samples are in, half
+# the rate halves that cost while the shares of a long run still gain precision.
 FAST_RATE = 200
-SLOW_RATE = 67
+SLOW_RATE = 100
 SLOW_AFTER_S = 2
 
 

@@ -26,7 +26,7 @@ from diagkit.progress import Progress
 @click.option(
     "--rate",
     type=click.IntRange(1, 2000),
-    help="Samples per second throughout [default: 200 for the first 2 s, then 67].",
+    help="Samples per second throughout [default: 200 for the first 2 s, then 100].",
 )
 @click.option("--native", is_flag=True, help="Sample C, BLAS and Numba frames too (slower).")
 @click.option("--subprocesses", is_flag=True, help="Sample child processes too.")
