@@ -29,7 +29,7 @@ from diagkit.collectors.rss import RssSampler
 from diagkit.collectors.sampled_time import section_from_sampler
 from diagkit.collectors.sampler import PySpySampler, SamplerResult
 from diagkit.errors import DiagError
-from diagkit.launch import SPEEDSCOPE
+from diagkit.launch import FAST_RATE, SLOW_AFTER_S, SPEEDSCOPE
 from diagkit.report.model import (
     SCHEMA_VERSION,
     EnvironmentSection,
@@ -55,7 +55,8 @@ class AttachOptions:
     pid: int
     out_dir: Path
     duration: float | None = None
-    rate: int = 200
+    rate: int = FAST_RATE
+    slow_rate: int = 0  # after SLOW_AFTER_S (0: ``rate`` throughout)
     native: bool = False
     subprocesses: bool = False
     idle: bool = False
@@ -65,8 +66,12 @@ class AttachOptions:
 class _Sampler(PySpySampler):
     def stop_now(self) -> SamplerResult:
         # py-spy stops by itself only when the target exits; SIGINT makes it write its file now.
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGINT)
+        # Stopping first, so that the slower py-spy is not started after this.
+        with self._lock:
+            self._stopping = True
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
         return self.stop()
 
 
@@ -85,7 +90,8 @@ def run_attached(
     target = _target(proc)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     sampler = _Sampler(
-        opts.pid, opts.out_dir / SPEEDSCOPE, rate=opts.rate, native=opts.native,
+        opts.pid, opts.out_dir / SPEEDSCOPE, rate=opts.rate, slow_rate=opts.slow_rate,
+        slow_after_s=SLOW_AFTER_S, alive=lambda: not attach.gone(proc), native=opts.native,
         subprocesses=opts.subprocesses, idle=opts.idle,
     )  # fmt: skip
     problem = sampler.start()
@@ -249,7 +255,7 @@ def _memory(rss: RssSampler, hwm_before: int) -> MemorySection:
 def _time(opts: AttachOptions, sampled: SamplerResult, wall: float) -> TimeSection:
     return section_from_sampler(
         sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall,
-        how=", attached by pid",
+        how=", attached by pid", slow_after_s=SLOW_AFTER_S,
     )  # fmt: skip
 
 

@@ -145,7 +145,8 @@ def _attach(
         raise DiagError("--timeout stops a program diag starts; with --pid use --duration")
     out_dir = prepare_out_dir(out or default_out_dir(f"pid{pid}"))
     opts = AttachOptions(
-        pid=pid, out_dir=out_dir, duration=duration, rate=rate or FAST_RATE, native=native,
+        pid=pid, out_dir=out_dir, duration=duration, rate=rate or FAST_RATE,
+        slow_rate=0 if rate else SLOW_RATE, native=native,
         subprocesses=subprocesses, idle=idle, command=["diag", *sys.argv[1:]],
     )  # fmt: skip
     progress = Progress()
