@@ -197,6 +197,12 @@ def section_from_sampler(
     sec = time_section(data, rate=rate, sampled_s=wall, source=source)
     if sampled.slow_rate:
         sec.slow_rate_hz, sec.slow_after_s = sampled.slow_rate, slow_after_s
+    elif sampled.slow_failed and wall > slow_after_s + 0.5:
+        # Not a target that ended as the second py-spy attached: shares cover the start only.
+        sec.source += (
+            f"; only the first {slow_after_s:g} s were sampled (the second py-spy failed: "
+            f"{sampled.slow_failed})"
+        )
     sec.native, sec.idle_included = native, idle
     sec.sample_errors = sampled.errors
     return sec

@@ -34,6 +34,7 @@ class SamplerResult:
     errors: int = 0
     version: str = ""
     slow_rate: int = 0  # the rate after the first seconds, where the run lasted that long
+    slow_failed: str = ""  # what the second py-spy said when it sampled nothing
 
 
 def find_py_spy() -> str | None:
@@ -92,6 +93,7 @@ class PySpySampler:
         self.exe = find_py_spy()
         self._proc: subprocess.Popen[bytes] | None = None
         self._phases: list[tuple[int, Path]] = []  # (rate, file) of each py-spy started
+        self._phase_lines: list[list[str]] = []  # what each of them printed
         self._stderr: list[str] = []
         self._readers: list[threading.Thread] = []
         self._attached = threading.Event()
@@ -122,7 +124,8 @@ class PySpySampler:
             stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **QUIET_ENV},
         )  # fmt: skip
         self._phases.append((rate, output))
-        reader = threading.Thread(target=self._read_stderr, args=(proc,), daemon=True)
+        self._phase_lines.append(lines := [])
+        reader = threading.Thread(target=self._read_stderr, args=(proc, lines), daemon=True)
         reader.start()
         self._readers.append(reader)
         return proc
@@ -161,11 +164,12 @@ class PySpySampler:
             output = self.output.with_suffix(".slow.json")
             self._proc = self._launch(self.command(self.slow_rate, output), self.slow_rate, output)
 
-    def _read_stderr(self, proc: subprocess.Popen[bytes]) -> None:
+    def _read_stderr(self, proc: subprocess.Popen[bytes], lines: list[str]) -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip()
             self._stderr.append(line)
+            lines.append(line)
             if _SAMPLING.search(line):
                 self._attached.set()
 
@@ -209,6 +213,12 @@ class PySpySampler:
             for _, f in written:
                 f.unlink()
         slow = self.slow_rate if len(written) > 1 else 0
+        failed = ""
+        if len(self._phases) > 1 and len(written) < 2:
+            said = " ".join(ln.removeprefix("py-spy>").strip() for ln in self._phase_lines[1])
+            failed = said.strip() or "it wrote no samples"
         if self.output.exists() and os.path.getsize(self.output) > 0:
-            return SamplerResult(True, "", self.output, samples, errors, slow_rate=slow)
+            return SamplerResult(
+                True, "", self.output, samples, errors, slow_rate=slow, slow_failed=failed[-300:]
+            )
         return SamplerResult(False, self._explain_failure(), None, samples, errors)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
 from diagkit.collectors import sampled_time
-from diagkit.collectors.sampled_time import program_frames, time_section
+from diagkit.collectors.sampled_time import program_frames, section_from_sampler, time_section
+from diagkit.collectors.sampler import SamplerResult
 from diagkit.collectors.speedscope_merge import merge
 
 BOOT = os.path.join(os.path.dirname(sampled_time.__file__), "..", "_bootstrap.py")
@@ -99,3 +101,22 @@ def test_a_slowed_down_run_weighs_each_sample_by_its_interval():
 def test_a_file_without_weights_counts_each_sample_at_its_rate():
     doc = merge([(100, _doc([[0, 1, 2, 3, 4]] * 3))])
     assert doc["profiles"][0]["weights"] == [0.01] * 3
+
+
+def test_a_second_py_spy_that_failed_is_said_unless_the_run_ended_there(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({**_doc([[0, 1, 2, 3, 4]] * 400), "exporter": "py-spy@9.9"}))
+    failed = SamplerResult(True, "", path, 400, slow_failed="Error: Operation not permitted")
+    sec = section_from_sampler(
+        failed, rate=200, native=False, idle=False, wall=10.0, slow_after_s=2
+    )
+    assert sec.source.startswith("py-spy 9.9 record, 200 Hz,")
+    assert "only the first 2 s were sampled" in sec.source and "not permitted" in sec.source
+    assert sec.slow_rate_hz == 0
+    ended = section_from_sampler(
+        failed, rate=200, native=False, idle=False, wall=2.2, slow_after_s=2
+    )
+    assert "only the first" not in ended.source  # the target ended as the second one attached
+    ok = SamplerResult(True, "", path, 400, slow_rate=100)
+    sec = section_from_sampler(ok, rate=200, native=False, idle=False, wall=10.0, slow_after_s=2)
+    assert sec.slow_rate_hz == 100 and "200 Hz for the first 2 s, then 100 Hz" in sec.source
