@@ -60,6 +60,7 @@ class AttachOptions:
     native: bool = False
     subprocesses: bool = False
     idle: bool = False
+    nonblocking: bool = False
     command: list[str] = field(default_factory=list)
 
 
@@ -92,7 +93,7 @@ def run_attached(
     sampler = _Sampler(
         opts.pid, opts.out_dir / SPEEDSCOPE, rate=opts.rate, slow_rate=opts.slow_rate,
         slow_after_s=SLOW_AFTER_S, alive=lambda: not attach.gone(proc), native=opts.native,
-        subprocesses=opts.subprocesses, idle=opts.idle,
+        subprocesses=opts.subprocesses, idle=opts.idle, nonblocking=opts.nonblocking,
     )  # fmt: skip
     problem = sampler.start()
     if problem is not None:
@@ -255,6 +256,7 @@ def _memory(rss: RssSampler, hwm_before: int) -> MemorySection:
 def _time(opts: AttachOptions, sampled: SamplerResult, wall: float) -> TimeSection:
     return section_from_sampler(
         sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall,
+        nonblocking=opts.nonblocking,
         how=", attached by pid", slow_after_s=SLOW_AFTER_S,
     )  # fmt: skip
 

@@ -47,6 +47,7 @@ class ProfileOptions:
     native: bool = False
     subprocesses: bool = False
     idle: bool = False
+    nonblocking: bool = False
     timeout: float | None = None
     command: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -126,7 +127,8 @@ class Launch:
         os.close(ready_w)
         self.sampler = PySpySampler(
             self.child.pid, self.channel / SPEEDSCOPE, rate=opts.rate, native=opts.native,
-            subprocesses=opts.subprocesses, idle=opts.idle, slow_rate=opts.slow_rate,
+            subprocesses=opts.subprocesses, idle=opts.idle, nonblocking=opts.nonblocking,
+            slow_rate=opts.slow_rate,
             slow_after_s=opts.slow_after_s, alive=lambda: not self.child.exited.is_set(),
         )  # fmt: skip
         self.sampling = opts.sample and self.handshake

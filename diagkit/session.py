@@ -214,5 +214,6 @@ def _time(
         return TimeSection(available=False, unavailable_reason=problem or "py-spy did not run")
     return section_from_sampler(
         sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall,
+        nonblocking=opts.nonblocking,
         slow_after_s=opts.slow_after_s,
     )  # fmt: skip

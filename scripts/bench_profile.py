@@ -50,9 +50,9 @@ def bare(name: str, scale: int, tmp: Path) -> dict:
             "program": got["total"]}  # fmt: skip
 
 
-def profiled(name: str, scale: int, tmp: Path, rate: int | None) -> dict:
+def profiled(name: str, scale: int, tmp: Path, rate: int | None, extra: list[str]) -> dict:
     truth, out = tmp / "truth.json", tmp / "rep"
-    fixed = ["--rate", str(rate)] if rate else []  # none: diag's default schedule
+    fixed = ["--rate", str(rate), *extra] if rate else extra  # no rate: diag's default schedule
     cmd = [sys.executable, "-m", "diagkit.cli", "profile", "-q", *fixed,
            "--out", str(out), str(WORK), name, str(scale), str(truth)]  # fmt: skip
     t = time.perf_counter()
@@ -89,7 +89,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, nargs="+", default=[3.0, 2.0])
     ap.add_argument("--rate", type=int, help="a fixed rate [default: diag's own schedule]")
     ap.add_argument("--only", nargs="*", default=NAMES)
+    ap.add_argument("--nonblocking", action="store_true", help="sample without pausing")
     args = ap.parse_args()
+    extra = ["--nonblocking"] if args.nonblocking else []
     rows = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -99,7 +101,7 @@ def main() -> None:
                 b, p = [], []
                 for _ in range(args.rounds):  # interleaved: machine noise hits both alike
                     b.append(bare(name, scale, tmp))
-                    p.append(profiled(name, scale, tmp, args.rate))
+                    p.append(profiled(name, scale, tmp, args.rate, extra))
                 med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
                 best = lambda xs, k: min(x[k] for x in xs)  # noqa: E731
                 errs = [x["reported"] - x["share"] for x in p]
@@ -118,6 +120,7 @@ def main() -> None:
     head = ("workload", "target s", "bare s", "wall ×", "best ×", "program ×", "true hot %",
             "error (pts)", "split drift (pts)", "peak RSS ×", "samples")  # fmt: skip
     rate = f"{args.rate} Hz" if args.rate else "diag's default rate schedule"
+    rate += ", nonblocking" if args.nonblocking else ""
     print(
         f"{rate}, {args.rounds} interleaved rounds, medians; one BLAS thread; Python {sys.version.split()[0]}, {os.cpu_count()} cores.\n"
     )

@@ -181,6 +181,7 @@ def section_from_sampler(
     wall: float,
     how: str = "",
     slow_after_s: float = 0.0,
+    nonblocking: bool = False,
 ) -> TimeSection:
     """The time section of a finished py-spy record run (``how`` is added to its source line)."""
     if not sampled.ok or sampled.speedscope is None:
@@ -193,7 +194,8 @@ def section_from_sampler(
     rates = f"{rate} Hz"
     if sampled.slow_rate:
         rates = f"{rate} Hz for the first {slow_after_s:g} s, then {sampled.slow_rate} Hz"
-    source = f"py-spy {version} record, {rates}, {mode}blocking{how}"
+    blocking = "nonblocking" if nonblocking else "blocking"
+    source = f"py-spy {version} record, {rates}, {mode}{blocking}{how}"
     sec = time_section(data, rate=rate, sampled_s=wall, source=source)
     if sampled.slow_rate:
         sec.slow_rate_hz, sec.slow_after_s = sampled.slow_rate, slow_after_s
@@ -203,6 +205,11 @@ def section_from_sampler(
             f"; only the first {slow_after_s:g} s were sampled (the second py-spy failed: "
             f"{sampled.slow_failed})"
         )
-    sec.native, sec.idle_included = native, idle
+    sec.native, sec.idle_included, sec.nonblocking = native, idle, nonblocking
     sec.sample_errors = sampled.errors
+    if nonblocking and sampled.errors:
+        lost = sampled.errors / (sampled.errors + sampled.samples) if sampled.samples else 1.0
+        # Reads that raced the program drop out, and they come from where the stack changes
+        # fastest: those places are under-counted, not just noisier.
+        sec.source += f"; {lost:.1%} of samples lost to stacks that changed mid-read"
     return sec

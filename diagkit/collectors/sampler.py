@@ -77,6 +77,7 @@ class PySpySampler:
         native: bool = False,
         subprocesses: bool = False,
         idle: bool = False,
+        nonblocking: bool = False,
         slow_rate: int = 0,
         slow_after_s: int = 0,
         alive: Callable[[], bool] | None = None,
@@ -87,6 +88,7 @@ class PySpySampler:
         self.native = native
         self.subprocesses = subprocesses
         self.idle = idle
+        self.nonblocking = nonblocking
         self.phased = slow_rate > 0 and slow_after_s > 0 and alive is not None
         self.slow_rate, self.slow_after_s = slow_rate, slow_after_s
         self._alive = alive or (lambda: True)
@@ -112,6 +114,8 @@ class PySpySampler:
             cmd.append("--subprocesses")
         if self.idle:
             cmd.append("--idle")
+        if self.nonblocking:
+            cmd.append("--nonblocking")
         return cmd
 
     def _launch(self, cmd: list[str], rate: int, output: Path) -> subprocess.Popen[bytes]:

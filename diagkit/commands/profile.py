@@ -31,6 +31,8 @@ from diagkit.progress import Progress
 @click.option("--native", is_flag=True, help="Sample C, BLAS and Numba frames too (slower).")
 @click.option("--subprocesses", is_flag=True, help="Sample child processes too.")
 @click.option("--idle", is_flag=True, help="Keep samples of idle threads (waiting, sleeping).")
+@click.option("--nonblocking", is_flag=True, help="Sample without pausing the program: far cheaper "
+              "on deep stacks, but samples taken while the stack changes are lost.")  # fmt: skip
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Stop the target after SECONDS, with every thread's stack in the report.")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No terminal summary; just write the report.")
@@ -56,6 +58,7 @@ def profile(
     native: bool,
     subprocesses: bool,
     idle: bool,
+    nonblocking: bool,
     timeout: float | None,
     quiet: bool,
     pid: int | None,
@@ -73,7 +76,7 @@ def profile(
         raise DiagError("--gpu traces inside a program diag starts; it cannot attach to --pid")
     if pid is not None or duration is not None:
         return _attach(pid, duration, module, target_args, timeout, out, rate, native,
-                       subprocesses, idle, quiet)  # fmt: skip
+                       subprocesses, idle, nonblocking, quiet)  # fmt: skip
     kind, target, args = resolve_target(module, list(target_args))
     deep_plan = plan_deep(deep_req, kind, target, quiet) if deep_req else None
     out_dir = prepare_out_dir(
@@ -82,7 +85,7 @@ def profile(
     opts = ProfileOptions(
         kind=kind, target=target, args=args, out_dir=out_dir, rate=rate or FAST_RATE,
         slow_rate=0 if rate else SLOW_RATE, native=native,
-        subprocesses=subprocesses, idle=idle, timeout=timeout,
+        subprocesses=subprocesses, idle=idle, nonblocking=nonblocking, timeout=timeout,
         command=["diag", *sys.argv[1:]],
     )  # fmt: skip
     contribute = None
@@ -131,6 +134,7 @@ def _attach(
     native: bool,
     subprocesses: bool,
     idle: bool,
+    nonblocking: bool,
     quiet: bool,
 ) -> int:
     from diagkit.attach_session import AttachOptions, run_attached
@@ -147,7 +151,8 @@ def _attach(
     opts = AttachOptions(
         pid=pid, out_dir=out_dir, duration=duration, rate=rate or FAST_RATE,
         slow_rate=0 if rate else SLOW_RATE, native=native,
-        subprocesses=subprocesses, idle=idle, command=["diag", *sys.argv[1:]],
+        subprocesses=subprocesses, idle=idle, nonblocking=nonblocking,
+        command=["diag", *sys.argv[1:]],
     )  # fmt: skip
     progress = Progress()
     try:

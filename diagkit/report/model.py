@@ -116,6 +116,7 @@ class TimeSection:
     slow_rate_hz: int = 0
     slow_after_s: float = 0.0
     native: bool = False
+    nonblocking: bool = False  # py-spy read the stacks without pausing the program
     idle_included: bool = False
     samples: int = 0
     sample_errors: int = 0

@@ -142,3 +142,19 @@ def test_sampling_slows_after_two_seconds_and_shares_stay_true(tmp_path, script)
                      cwd=tmp_path, out=tmp_path / "fixed")  # fmt: skip
     assert fixed.report.time.slow_rate_hz == 0 and "100 Hz, blocking" in fixed.report.time.source
     assert fixed.report.time.samples > 0.8 * 100 * fixed.report.outcome.wall_s
+
+
+def test_nonblocking_sampling_is_said_and_still_finds_the_hot_function(tmp_path, script):
+    target = script("hot.py", HOT)
+    truth_file = tmp_path / "truth.json"
+    run = run_diag(["profile", "--nonblocking", str(target), str(truth_file)], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    t = run.report.time
+    assert (
+        t.nonblocking
+        and "nonblocking" in t.source
+        and "blocking" not in t.source.replace("nonblocking", "")
+    )
+    funcs = {f.name: f for f in t.functions}
+    truth = json.loads(truth_file.read_text())
+    assert funcs["heavy"].own_share == pytest.approx(truth["heavy"], abs=0.08)
