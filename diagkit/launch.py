@@ -128,8 +128,8 @@ class Launch:
         self.sampler = PySpySampler(
             self.child.pid, self.channel / SPEEDSCOPE, rate=opts.rate, native=opts.native,
             subprocesses=opts.subprocesses, idle=opts.idle, nonblocking=opts.nonblocking,
-            slow_rate=opts.slow_rate,
-            slow_after_s=opts.slow_after_s, alive=lambda: not self.child.exited.is_set(),
+            slow_rate=opts.slow_rate, slow_after_s=opts.slow_after_s,
+            alive=lambda: not self.child.exited.is_set(),
         )  # fmt: skip
         self.sampling = opts.sample and self.handshake
         # Why there are no samples (None while py-spy samples).

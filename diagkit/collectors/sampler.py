@@ -212,10 +212,12 @@ class PySpySampler:
         for m in _TOTALS.finditer("\n".join(self._stderr)):
             samples, errors = samples + int(m.group(1)), errors + int(m.group(2))
         written = [(r, f) for r, f in self._phases if f.exists() and os.path.getsize(f) > 0]
-        if self.phased and written:
+        if len(written) > 1:
             write_merged(self.output, written)
             for _, f in written:
                 f.unlink()
+        elif written and written[0][1] != self.output:
+            os.replace(written[0][1], self.output)  # py-spy's own weights are already 1/rate
         slow = self.slow_rate if len(written) > 1 else 0
         failed = ""
         if len(self._phases) > 1 and len(written) < 2:

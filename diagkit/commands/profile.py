@@ -98,7 +98,7 @@ def profile(
         opts.collectors.append(GPU_COLLECTOR)
         contribute = gpu_contributor(plan, out_dir)
     # The program starts now: its start-up and py-spy's attach overlap the imports below
-    # (the report model, the collectors and the outputs: ~60 ms that every run used to wait).
+    # (the report model, the collectors and the outputs), instead of waiting for them.
     launch = Launch(opts)
     from diagkit.commands.common import console, save_report
     from diagkit.report.outputs import write_outputs
