@@ -64,18 +64,6 @@ class AttachOptions:
     command: list[str] = field(default_factory=list)
 
 
-class _Sampler(PySpySampler):
-    def stop_now(self) -> SamplerResult:
-        # py-spy stops by itself only when the target exits; SIGINT makes it write its file now.
-        # Stopping first, so that the slower py-spy is not started after this.
-        with self._lock:
-            self._stopping = True
-            proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        return self.stop()
-
-
 @dataclass
 class _End:
     why: str = ""  # "duration" | "interrupt" | "exited"
@@ -90,7 +78,7 @@ def run_attached(
     created = datetime.now(UTC).isoformat(timespec="seconds")
     target = _target(proc)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
-    sampler = _Sampler(
+    sampler = PySpySampler(
         opts.pid, opts.out_dir / SPEEDSCOPE, rate=opts.rate, slow_rate=opts.slow_rate,
         slow_after_s=SLOW_AFTER_S, alive=lambda: not attach.gone(proc), native=opts.native,
         subprocesses=opts.subprocesses, idle=opts.idle, nonblocking=opts.nonblocking,
@@ -257,7 +245,7 @@ def _time(opts: AttachOptions, sampled: SamplerResult, wall: float) -> TimeSecti
     return section_from_sampler(
         sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall,
         nonblocking=opts.nonblocking,
-        how=", attached by pid", slow_after_s=SLOW_AFTER_S,
+        how=", attached by pid",
     )  # fmt: skip
 
 

@@ -215,5 +215,4 @@ def _time(
     return section_from_sampler(
         sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall,
         nonblocking=opts.nonblocking,
-        slow_after_s=opts.slow_after_s,
     )  # fmt: skip

@@ -180,7 +180,6 @@ def section_from_sampler(
     idle: bool,
     wall: float,
     how: str = "",
-    slow_after_s: float = 0.0,
     nonblocking: bool = False,
 ) -> TimeSection:
     """The time section of a finished py-spy record run (``how`` is added to its source line)."""
@@ -191,6 +190,7 @@ def section_from_sampler(
     mode = "native frames, " if native else ""
     exporter = str(data.get("exporter", ""))  # "py-spy@0.4.3"
     version = exporter.partition("@")[2] or py_spy_version(find_py_spy() or "py-spy")
+    slow_after_s = sampled.slow_after_s
     rates = f"{rate} Hz"
     if sampled.slow_rate:
         rates = f"{rate} Hz for the first {slow_after_s:g} s, then {sampled.slow_rate} Hz"

@@ -34,6 +34,7 @@ class SamplerResult:
     errors: int = 0
     version: str = ""
     slow_rate: int = 0  # the rate after the first seconds, where the run lasted that long
+    slow_after_s: int = 0  # when the second py-spy was due (0: one rate was asked for)
     slow_failed: str = ""  # what the second py-spy said when it sampled nothing
 
 
@@ -91,12 +92,11 @@ class PySpySampler:
         self.nonblocking = nonblocking
         self.phased = slow_rate > 0 and slow_after_s > 0 and alive is not None
         self.slow_rate, self.slow_after_s = slow_rate, slow_after_s
-        self._alive = alive or (lambda: True)
+        self._alive = alive
         self.exe = find_py_spy()
         self._proc: subprocess.Popen[bytes] | None = None
         self._phases: list[tuple[int, Path]] = []  # (rate, file) of each py-spy started
         self._phase_lines: list[list[str]] = []  # what each of them printed
-        self._stderr: list[str] = []
         self._readers: list[threading.Thread] = []
         self._attached = threading.Event()
         self._lock = threading.Lock()
@@ -163,7 +163,7 @@ class PySpySampler:
         assert self._proc is not None
         self._proc.wait()
         with self._lock:
-            if self._stopping or not self._alive():
+            if self._stopping or (self._alive is not None and not self._alive()):
                 return
             output = self.output.with_suffix(".slow.json")
             self._proc = self._launch(self.command(self.slow_rate, output), self.slow_rate, output)
@@ -172,16 +172,28 @@ class PySpySampler:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip()
-            self._stderr.append(line)
             lines.append(line)
             if _SAMPLING.search(line):
                 self._attached.set()
 
+    def _lines(self) -> list[str]:
+        return [line for lines in self._phase_lines for line in lines]
+
     def _explain_failure(self) -> str:
-        text = " ".join(line.removeprefix("py-spy>").strip() for line in self._stderr if line)
+        text = " ".join(line.removeprefix("py-spy>").strip() for line in self._lines() if line)
         if re.search(r"permission|EPERM|Operation not permitted|ptrace", text, re.I):
             return f"py-spy was refused access to pid {self.pid}: {PERMISSION_HINT}"
         return f"py-spy failed: {text[-300:] or 'exit status ' + str(self._proc and self._proc.returncode)}"
+
+    def stop_now(self) -> SamplerResult:
+        """Stop sampling a target that keeps running (attach mode): py-spy stops by itself only
+        when the target exits; SIGINT makes it write its file now."""
+        with self._lock:
+            self._stopping = True  # first, so that the slower py-spy is not started after this
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        return self.stop()
 
     def stop(self, grace: float = 10.0) -> SamplerResult:
         """Wait for py-spy to notice the target has exited and write its file; nudge it if needed."""
@@ -209,7 +221,7 @@ class PySpySampler:
         for reader in self._readers:
             reader.join(2.0)
         samples = errors = 0
-        for m in _TOTALS.finditer("\n".join(self._stderr)):
+        for m in _TOTALS.finditer("\n".join(self._lines())):
             samples, errors = samples + int(m.group(1)), errors + int(m.group(2))
         written = [(r, f) for r, f in self._phases if f.exists() and os.path.getsize(f) > 0]
         if len(written) > 1:
@@ -225,6 +237,7 @@ class PySpySampler:
             failed = said.strip() or "it wrote no samples"
         if self.output.exists() and os.path.getsize(self.output) > 0:
             return SamplerResult(
-                True, "", self.output, samples, errors, slow_rate=slow, slow_failed=failed[-300:]
-            )
+                True, "", self.output, samples, errors, slow_rate=slow,
+                slow_after_s=self.slow_after_s if self.phased else 0, slow_failed=failed[-300:],
+            )  # fmt: skip
         return SamplerResult(False, self._explain_failure(), None, samples, errors)

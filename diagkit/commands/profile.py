@@ -72,10 +72,12 @@ def profile(
 ) -> int:
     """Run SCRIPT (or -m MODULE) and report where its time and memory went."""
     deep_req = deep_request(deep, lines, memory_lines, no_jit, attach=pid is not None)
+    # An explicit --rate holds throughout; by default the rate halves after the first seconds.
+    rates = (rate, 0) if rate else (FAST_RATE, SLOW_RATE)
     if gpu and (pid is not None or duration is not None):
         raise DiagError("--gpu traces inside a program diag starts; it cannot attach to --pid")
     if pid is not None or duration is not None:
-        return _attach(pid, duration, module, target_args, timeout, out, rate, native,
+        return _attach(pid, duration, module, target_args, timeout, out, rates, native,
                        subprocesses, idle, nonblocking, quiet)  # fmt: skip
     kind, target, args = resolve_target(module, list(target_args))
     deep_plan = plan_deep(deep_req, kind, target, quiet) if deep_req else None
@@ -83,8 +85,8 @@ def profile(
         out or default_out_dir(Path(target).stem if kind == "script" else target)
     )
     opts = ProfileOptions(
-        kind=kind, target=target, args=args, out_dir=out_dir, rate=rate or FAST_RATE,
-        slow_rate=0 if rate else SLOW_RATE, native=native,
+        kind=kind, target=target, args=args, out_dir=out_dir, rate=rates[0], slow_rate=rates[1],
+        native=native,
         subprocesses=subprocesses, idle=idle, nonblocking=nonblocking, timeout=timeout,
         command=["diag", *sys.argv[1:]],
     )  # fmt: skip
@@ -130,7 +132,7 @@ def _attach(
     target_args: tuple[str, ...],
     timeout: float | None,
     out: Path | None,
-    rate: int | None,
+    rates: tuple[int, int],
     native: bool,
     subprocesses: bool,
     idle: bool,
@@ -149,8 +151,8 @@ def _attach(
         raise DiagError("--timeout stops a program diag starts; with --pid use --duration")
     out_dir = prepare_out_dir(out or default_out_dir(f"pid{pid}"))
     opts = AttachOptions(
-        pid=pid, out_dir=out_dir, duration=duration, rate=rate or FAST_RATE,
-        slow_rate=0 if rate else SLOW_RATE, native=native,
+        pid=pid, out_dir=out_dir, duration=duration, rate=rates[0], slow_rate=rates[1],
+        native=native,
         subprocesses=subprocesses, idle=idle, nonblocking=nonblocking,
         command=["diag", *sys.argv[1:]],
     )  # fmt: skip

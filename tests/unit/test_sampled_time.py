@@ -106,17 +106,15 @@ def test_a_file_without_weights_counts_each_sample_at_its_rate():
 def test_a_second_py_spy_that_failed_is_said_unless_the_run_ended_there(tmp_path):
     path = tmp_path / "s.json"
     path.write_text(json.dumps({**_doc([[0, 1, 2, 3, 4]] * 400), "exporter": "py-spy@9.9"}))
-    failed = SamplerResult(True, "", path, 400, slow_failed="Error: Operation not permitted")
-    sec = section_from_sampler(
-        failed, rate=200, native=False, idle=False, wall=10.0, slow_after_s=2
+    failed = SamplerResult(
+        True, "", path, 400, slow_after_s=2, slow_failed="Error: Operation not permitted"
     )
+    sec = section_from_sampler(failed, rate=200, native=False, idle=False, wall=10.0)
     assert sec.source.startswith("py-spy 9.9 record, 200 Hz,")
     assert "only the first 2 s were sampled" in sec.source and "not permitted" in sec.source
     assert sec.slow_rate_hz == 0
-    ended = section_from_sampler(
-        failed, rate=200, native=False, idle=False, wall=2.2, slow_after_s=2
-    )
+    ended = section_from_sampler(failed, rate=200, native=False, idle=False, wall=2.2)
     assert "only the first" not in ended.source  # the target ended as the second one attached
-    ok = SamplerResult(True, "", path, 400, slow_rate=100)
-    sec = section_from_sampler(ok, rate=200, native=False, idle=False, wall=10.0, slow_after_s=2)
+    ok = SamplerResult(True, "", path, 400, slow_rate=100, slow_after_s=2)
+    sec = section_from_sampler(ok, rate=200, native=False, idle=False, wall=10.0)
     assert sec.slow_rate_hz == 100 and "200 Hz for the first 2 s, then 100 Hz" in sec.source
