@@ -1,13 +1,15 @@
 """Runs inside the target: installs the in-process collectors, then runs the program as ``python`` would.
 
-Invoked as ``python -m diagkit._bootstrap script|module TARGET [ARGS...]`` with
+Started through ``_bootstrap_main.py script|module TARGET [ARGS...]`` with
 DIAGKIT_CHANNEL (the run's folder), DIAGKIT_READY_FD and DIAGKIT_GO_FD (pipes for
-the start handshake with the parent, see ``_handshake``).
+the start handshake with the parent, see ``_handshake``) and DIAGKIT_PARENT_PID
+(see ``_die_with_parent``).
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import faulthandler
 import importlib
 import importlib.machinery
@@ -15,6 +17,7 @@ import importlib.util
 import io
 import os
 import runpy
+import shutil
 import signal
 import sys
 import threading
@@ -26,6 +29,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from diagkit import _runtime, stackfile
+from diagkit.inproc import fds
 from diagkit.inproc.channel import Channel
 from diagkit.inproc.numba_events import NumbaWatcher
 from diagkit.inproc.ranges import RangeRecorder
@@ -41,6 +45,9 @@ class _Run:
         self.warnings = WarningCounter(channel)
         self.numba = NumbaWatcher(channel)
         self._finished = False
+        self._sigterm = False
+        # A child the program forks inherits this object: its copy is not the run's.
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._extra_finish: list[Callable[[], None]] = []
 
@@ -48,7 +55,7 @@ class _Run:
         self.warnings.install()
         self.numba.install()
         _runtime.recorder = self.ranges
-        _prepare_stack_signal()
+        _prepare_stack_signal(self.channel)
         # Only take SIGTERM if the program has not: diag's timeout sends it, and the
         # report should still get the ranges and counts gathered so far.
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
@@ -70,7 +77,7 @@ class _Run:
 
     def finish(self) -> None:
         with self._lock:
-            if self._finished:
+            if self._finished or os.getpid() != self._pid:
                 return
             self._finished = True
         steps = [*self._extra_finish, self.ranges.finish, self.warnings.finish, self.numba.finish]
@@ -82,6 +89,9 @@ class _Run:
                 self.channel.emit("collector_error", where=where, error=repr(exc))
         self.channel.emit("end")
         self.channel.close()
+        if _orphaned(patience=0.2 if self._sigterm else 0.0):
+            # diag was killed: nobody will read or remove the channel folder.
+            shutil.rmtree(self.channel.folder, ignore_errors=True)
 
     def _modules(self) -> None:
         top: dict[str, str] = {}
@@ -94,8 +104,10 @@ class _Run:
         self.channel.emit("modules", modules=top)
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
-        self.channel.emit("signal", signum=signum)
-        self.finish()
+        self._sigterm = True
+        if os.getpid() == self._pid:
+            self.channel.emit("signal", signum=signum)
+        self.finish()  # never raises: this runs at whatever line the program was on
         _close_stack_file()  # dying by the signal again skips atexit
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
@@ -109,23 +121,85 @@ def _close_stack_file() -> None:
         _stack_file_closers.pop()()
 
 
-def _prepare_stack_signal() -> None:
-    path = stackfile.path_for(os.getpid())
+def _prepare_stack_signal(channel: Channel) -> None:
+    pid = os.getpid()
     try:
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        fh = open(path, "w")  # noqa: SIM115 - must stay open for faulthandler
-        faulthandler.register(stackfile.SIGNAL, file=fh, all_threads=True, chain=False)
-    except (OSError, ValueError, RuntimeError):
+        fd = fds.move_high(stackfile.create(pid))
+    except stackfile.UnsafeStackFile as exc:
+        channel.emit("stack_file_refused", reason=str(exc))
         return
+    except OSError:
+        return
+    ident = fds.identity(fd)
 
     def close() -> None:
-        # Closed by hand: left to interpreter shutdown it would raise a ResourceWarning.
         faulthandler.unregister(stackfile.SIGNAL)
-        fh.close()
-        path.unlink(missing_ok=True)
+        if fds.still_ours(fd, ident):  # else the number is the program's now
+            os.close(fd)
+        if os.getpid() == pid:  # a forked child exiting must not take its parent's file
+            stackfile.remove(pid, ident)
 
+    try:
+        stackfile.write_header(fd)
+        faulthandler.register(stackfile.SIGNAL, file=fd, all_threads=True, chain=False)
+    except (OSError, ValueError, RuntimeError):
+        close()
+        return
     _stack_file_closers.append(close)
     atexit.register(_close_stack_file)
+
+
+_parent_pid = _own_pid = 0
+
+
+def _die_with_parent() -> None:
+    """Have the kernel send SIGTERM when diag dies, even by SIGKILL: never run on orphaned.
+
+    The signal comes when the thread that started us exits (diag's main thread) and is
+    not passed on to the program's own children. Without a DIAGKIT_PARENT_PID (a
+    launcher such as nsys sits between) the program is left alone.
+    """
+    global _parent_pid, _own_pid
+    parent = os.environ.pop("DIAGKIT_PARENT_PID", "")
+    if not parent.isdigit():
+        return
+    _parent_pid, _own_pid = int(parent), os.getpid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        return
+    if _orphaned():  # diag died before the request was in place
+        shutil.rmtree(os.environ.get("DIAGKIT_CHANNEL", ""), ignore_errors=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _orphaned(patience: float = 0.0) -> bool:
+    """Whether diag is gone or going.
+
+    The kernel's signal comes as the thread that started us exits, and until diag's
+    other threads have exited too, we are still its child: a parent that is running
+    (as it does while it dies) is watched for up to ``patience`` seconds.
+    """
+    if _parent_pid == 0 or os.getpid() != _own_pid:  # a forked child's parent is the program
+        return False
+    deadline = time.monotonic() + patience
+    while True:
+        if os.getppid() != _parent_pid:
+            return True
+        try:
+            with open(f"/proc/{_parent_pid}/stat", "rb") as fh:
+                state = fh.read().rpartition(b")")[2].split()[0]
+        except (OSError, IndexError):
+            return True
+        if state in (b"Z", b"X"):
+            return True
+        if state not in (b"R", b"D") or time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
 
 
 def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
@@ -182,17 +256,17 @@ def _handshake() -> None:
 
 
 def main() -> None:
+    _die_with_parent()
     kind, target, *args = sys.argv[1:]
     channel = Channel(os.environ.pop("DIAGKIT_CHANNEL"))
     run = _Run(channel)
     run.install()
     atexit.register(run.finish)
-    if kind == "script":
-        sys.argv = [target, *args]
-        sys.path[0] = os.path.dirname(os.path.abspath(target))
-    else:
-        sys.argv = [target, *args]  # run_module replaces argv[0] with the module's file
-        sys.path[0] = os.getcwd()
+    sys.argv = [target, *args]  # for -m, run_module replaces argv[0] with the module's file
+    if not sys.flags.safe_path:  # python -P / PYTHONSAFEPATH adds no first entry at all
+        # As python computes it: a script's folder after its links are resolved.
+        first = os.path.dirname(os.path.realpath(target)) if kind == "script" else os.getcwd()
+        sys.path.insert(0, first)
     _handshake()
     if kind == "module" and not _module_exists(target, channel):
         sys.exit(2)
@@ -259,7 +333,3 @@ def _exit_code(code: object) -> int:
     if isinstance(code, int):
         return code
     return 1  # sys.exit("message") prints the message and exits 1
-
-
-if __name__ == "__main__":
-    main()

@@ -18,6 +18,7 @@ from diagkit.errors import DiagError
 
 EXIT_GONE = 3  # no such process, a zombie, not Python, exited during the work
 EXIT_REFUSED = 4  # the kernel would not let diag read the process
+EXIT_BUSY = 5  # diag may read it, but another tracer (gdb, a second py-spy) held it each time
 _CAP_SYS_PTRACE = 19
 
 

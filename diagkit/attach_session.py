@@ -3,7 +3,8 @@
 py-spy samples from outside and RSS is read from /proc, exactly as for a run
 diag starts; what needs diag inside the process (Numba compiles, warnings,
 ``diagkit.range`` stages) is marked unavailable. Sampling stops after
-``--duration``, at Ctrl-C, or when the process exits. Only its parent can
+``--duration``, at Ctrl-C, SIGTERM or SIGHUP to diag (which never pass them on:
+the process is not diag's to stop), or when the process exits. Only its parent can
 collect the exit status of a process; diag reads it from /proc when it catches
 the process as a zombie, and otherwise says it does not know it.
 """
@@ -14,7 +15,6 @@ import os
 import platform
 import signal
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import psutil
 
-from diagkit import __version__, attach
+from diagkit import __version__, attach, stop_signals
 from diagkit.collectors.rss import RssSampler
 from diagkit.collectors.sampled_time import section_from_sampler
 from diagkit.collectors.sampler import PySpySampler, SamplerResult
@@ -66,7 +66,8 @@ class AttachOptions:
 
 @dataclass
 class _End:
-    why: str = ""  # "duration" | "interrupt" | "exited"
+    why: str = ""  # "duration" | "signal" | "exited"
+    signal: int = 0  # the one diag received, for "signal"
     status: int | None = None  # wait status, when read from a zombie
     cpu: tuple[float, float] = (0.0, 0.0)
 
@@ -74,6 +75,7 @@ class _End:
 def run_attached(
     opts: AttachOptions, on_tick: Callable[[float, int], None] | None = None
 ) -> Report:
+    stops = stop_signals.install()  # before py-spy starts: no signal may leave it sampling
     proc = attach.open_target(opts.pid)
     created = datetime.now(UTC).isoformat(timespec="seconds")
     target = _target(proc)
@@ -89,13 +91,15 @@ def run_attached(
             raise DiagError(attach.refusal_message(proc, "sample"), attach.EXIT_REFUSED)
         if attach.gone(proc):
             raise DiagError(f"pid {opts.pid} exited before sampling began", attach.EXIT_GONE)
+        if "another tracer holds it" in problem:
+            raise DiagError(problem, attach.EXIT_BUSY)
         raise DiagError(problem)
     t0 = time.monotonic_ns()
     hwm_before = _hwm(opts.pid)
     rss = RssSampler(opts.pid, t0)
     rss.start()
     cpu0 = _cpu(proc) or (0.0, 0.0)
-    end = _watch(proc, opts.duration, on_tick, rss, cpu0)
+    end = _watch(proc, opts.duration, on_tick, rss, cpu0, stops)
     wall = (time.monotonic_ns() - t0) / 1e9
     rss.stop()
     sampled = sampler.stop_now()
@@ -144,36 +148,27 @@ def _watch(
     on_tick: Callable[[float, int], None] | None,
     rss: RssSampler,
     cpu0: tuple[float, float],
+    stops: stop_signals.StopSignals,
 ) -> _End:
-    """Until the duration is up, Ctrl-C (or SIGTERM) reaches diag, or the process exits."""
+    """Until the duration is up, SIGINT, SIGTERM or SIGHUP reaches diag, or the process exits."""
     end = _End(cpu=cpu0)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        end.why = end.why or "interrupt"
-        stop.set()
-
-    old_int = signal.signal(signal.SIGINT, on_signal)
-    old_term = signal.signal(signal.SIGTERM, on_signal)
     start = time.monotonic()
-    try:
-        while not stop.wait(POLL_S):
-            elapsed = time.monotonic() - start
-            if on_tick is not None:
-                last = rss.points[-1] if rss.points else None
-                on_tick(elapsed, (last.rss + last.children_rss) if last else 0)
-            cpu = _cpu(proc)
-            if cpu is not None:
-                end.cpu = cpu
-            if attach.gone(proc):
-                end.why, end.status = "exited", _zombie_status(proc.pid)
-                break
-            if duration is not None and elapsed >= duration:
-                end.why = "duration"
-                break
-    finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
+    while not stops.woken.wait(POLL_S):
+        elapsed = time.monotonic() - start
+        if on_tick is not None:
+            last = rss.points[-1] if rss.points else None
+            on_tick(elapsed, (last.rss + last.children_rss) if last else 0)
+        cpu = _cpu(proc)
+        if cpu is not None:
+            end.cpu = cpu
+        if attach.gone(proc):
+            end.why, end.status = "exited", _zombie_status(proc.pid)
+            return end
+        if duration is not None and elapsed >= duration:
+            end.why = "duration"
+            return end
+    end.why = "signal"
+    end.signal = stops.stop_signal or signal.SIGINT
     return end
 
 
@@ -202,8 +197,13 @@ def _outcome(pid: int, end: _End, wall: float, cpu0: tuple[float, float]) -> Out
         kind="detached", wall_s=wall, cpu_user_s=max(0.0, end.cpu[0] - cpu0[0]),
         cpu_system_s=max(0.0, end.cpu[1] - cpu0[1]),
     )  # fmt: skip
+    if end.why == "signal":
+        out.diag_signal = signal.Signals(end.signal).name
     if end.why != "exited":
         how = "after --duration" if end.why == "duration" else "at Ctrl-C"
+        if end.signal not in (0, signal.SIGINT):  # a scheduler or a closed terminal ended diag
+            how = f"when diag received {out.diag_signal}"
+            out.diag_exit_code = 128 + end.signal
         out.detail = f"detached {how}; pid {pid} is still running"
         return out
     status = end.status
@@ -250,7 +250,7 @@ def _time(opts: AttachOptions, sampled: SamplerResult, wall: float) -> TimeSecti
 
 
 def _environment(proc: psutil.Process, target: Target) -> EnvironmentSection:
-    from diagkit.collectors.environment import _VAR_PREFIXES, _VARS
+    from diagkit.collectors.environment import recorded_variables
 
     sec = EnvironmentSection(
         python_executable=target.python, platform=platform.platform(),
@@ -262,7 +262,5 @@ def _environment(proc: psutil.Process, target: Target) -> EnvironmentSection:
         env = proc.environ()
     except psutil.Error:
         return sec
-    sec.variables = {
-        k: v for k, v in sorted(env.items()) if k.startswith(_VAR_PREFIXES) or k in _VARS
-    }
+    sec.variables = recorded_variables(env)
     return sec

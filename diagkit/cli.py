@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 
@@ -57,19 +58,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = cli.main(args=argv, prog_name="diag", standalone_mode=False)
     except DiagError as exc:
-        click.echo(f"diag: error: {exc.message}", err=True)
+        _say(f"diag: error: {exc.message}")
         return exc.exit_code
     except click.exceptions.Abort:
-        click.echo("diag: aborted", err=True)
+        _say("diag: aborted")
         return 130
     except click.ClickException as exc:
         # click's own usage errors: keep them to one line plus the hint it gives.
         msg = exc.format_message()
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        click.echo(f"diag: error: {msg}{hint}", err=True)
+        _say(f"diag: error: {msg}{hint}")
         return exc.exit_code
     return rv if isinstance(rv, int) else 0
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a closed or broken stderr must not turn the exit status into 1."""
+    with contextlib.suppress(OSError, ValueError):
+        click.echo(line, err=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ instead of after it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -22,9 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from diagkit import proctree
 from diagkit.collectors.sampler import PySpySampler
+from diagkit.threads import start_daemon
 
 SPEEDSCOPE = "profile.speedscope.json"
+# Started by path, so that the child imports this copy of diagkit (see _bootstrap_main).
+_BOOTSTRAP = str(Path(__file__).resolve().parent / "_bootstrap_main.py")
 TERM_GRACE_S = 3.0
 # diag profile's default schedule: 200 Hz holds a 2-second script's shares within ~3 points
 # (100 Hz scatters by ~4). py-spy pauses the target for each sample (~0.1-0.3 ms on a
@@ -67,6 +73,7 @@ class Child:
     """The target process, reaped by a thread with wait4 for its exact rusage."""
 
     def __init__(self, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> None:
+        proctree.become_subreaper()  # before the child exists: all it orphans comes to diag
         self.proc = subprocess.Popen(argv, env=env, pass_fds=fds)
         self.pid = self.proc.pid
         self.status: int | None = None
@@ -74,10 +81,28 @@ class Child:
         self.cpu_user = self.cpu_system = 0.0
         self.exited = threading.Event()
         self.end_ns = 0
-        threading.Thread(target=self._reap, name="diag-reap", daemon=True).start()
+        self.sent: list[int] = []  # the signals diag sent it
+        self.received: list[int] = []  # the signals diag itself got while it ran
+        self.stopping = False  # diag began stopping it (and all it started)
+        self._tree: dict[int, int] = {}  # its descendants when diag began stopping it
+        self._stop_lock = threading.Lock()
+        if start_daemon(self._reap, "diag-reap") is None:
+            self.exited = _PolledExit(self._poll)
 
     def _reap(self) -> None:
         _, status, ru = os.wait4(self.pid, 0)
+        self._record(status, ru)
+
+    def _poll(self) -> None:
+        """Reap the child if it has ended, without blocking (when no reaper thread runs)."""
+        try:
+            pid, status, ru = os.wait4(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid:
+            self._record(status, ru)
+
+    def _record(self, status: int, ru: resource.struct_rusage) -> None:
         self.end_ns = time.monotonic_ns()
         self.status = status
         self.proc.returncode = os.waitstatus_to_exitcode(status)  # stop Popen from reaping again
@@ -89,13 +114,38 @@ class Child:
         if not self.exited.is_set():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, sig)
+                self.sent.append(sig)
 
-    def stop(self) -> None:
-        """SIGTERM (the bootstrap flushes what it has), then SIGKILL after a grace period."""
-        self.signal(signal.SIGTERM)
-        if not self.exited.wait(TERM_GRACE_S):
-            self.signal(signal.SIGKILL)
-            self.exited.wait(5.0)
+    def stop(self, first: int | None = None, wait_first: float = 0.0) -> None:
+        """Stop the target and everything it started: ``first`` (SIGTERM unless said) to the
+        target (the bootstrap flushes what it has), SIGKILL to it after a grace period, then
+        to its descendants.
+
+        With ``wait_first``, the target is given that long to end by itself first: the same
+        signal may have reached its whole process group. Its descendants get no signal but
+        SIGKILL: a forked worker runs the bootstrap's SIGTERM handler, which would write its
+        stale copy of the counts into the run's channel after the target's own.
+        """
+        with self._stop_lock:
+            if self.stopping:
+                return
+            self.stopping = True
+            # Taken first: once the target dies its children are re-parented.
+            self._tree.update(proctree.descendants(self.pid))
+            if not (wait_first and self.exited.wait(wait_first)):
+                self.signal(first or signal.SIGTERM)
+                if not self.exited.wait(TERM_GRACE_S):
+                    self._tree.update(proctree.descendants(self.pid))
+                    self.signal(signal.SIGKILL)
+                    self.exited.wait(5.0)
+            proctree.kill(self._tree)
+
+    def sweep(self) -> None:
+        """After a stop, once diag's own helpers have ended: SIGKILL (and reap) whatever the
+        target started that is still alive, including orphans the kernel gave to diag."""
+        with self._stop_lock:
+            if self.stopping:
+                proctree.kill({**self._tree, **proctree.adopted({self.pid})})
 
 
 class Launch:
@@ -107,22 +157,24 @@ class Launch:
 
     def __init__(self, opts: ProfileOptions) -> None:
         self.channel = Path(tempfile.mkdtemp(prefix="diagkit-run-"))
-        go_r, self._go_w = os.pipe()
-        ready_r, ready_w = os.pipe()
+        go_r, self._go_w = _pipe()
+        ready_r, ready_w = _pipe()
         env = {**os.environ, **opts.extra_env}
         env.update(
             DIAGKIT_CHANNEL=str(self.channel), DIAGKIT_GO_FD=str(go_r),
-            DIAGKIT_READY_FD=str(ready_w),
+            DIAGKIT_READY_FD=str(ready_w), DIAGKIT_PARENT_PID=str(os.getpid()),
         )  # fmt: skip
         if opts.collectors:
             env["DIAGKIT_COLLECTORS"] = ",".join(opts.collectors)
-        argv = [sys.executable, "-m", "diagkit._bootstrap", opts.kind, opts.target, *opts.args]
+        argv = [sys.executable, _BOOTSTRAP, opts.kind, opts.target, *opts.args]
         self.handshake = opts.wrap is None
+        passed: tuple[int, ...] = (go_r, ready_w)
         if opts.wrap is not None:
             argv = opts.wrap(argv)
-            for key in ("DIAGKIT_GO_FD", "DIAGKIT_READY_FD"):
+            for key in ("DIAGKIT_GO_FD", "DIAGKIT_READY_FD", "DIAGKIT_PARENT_PID"):
                 env.pop(key)
-        self.child = Child(argv, env, (go_r, ready_w))
+            passed = ()  # nothing would close them: they would stay open in the program
+        self.child = Child(argv, env, passed)
         os.close(go_r)
         os.close(ready_w)
         self.sampler = PySpySampler(
@@ -136,8 +188,9 @@ class Launch:
         self.sampler_problem: str | None = "not sampled in this pass"
         self.t0_ns = 0
         self._ready_r = ready_r
-        self._thread = threading.Thread(target=self._start, name="diag-start", daemon=True)
-        self._thread.start()
+        self._thread = start_daemon(self._start, "diag-start")
+        if self._thread is None:
+            self._start()  # no thread to overlap with: the program waits for diag's imports too
 
     def _start(self) -> None:
         try:
@@ -155,8 +208,45 @@ class Launch:
 
     def started(self) -> int:
         """Wait until the program has been let go; its monotonic start in ns."""
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         return self.t0_ns
+
+
+def _pipe() -> tuple[int, int]:
+    """A pipe whose ends are not 0-2: with diag's stdin closed, os.pipe() returns 0, and
+    the child would take diag's pipe for its stdin instead of seeing it closed."""
+    ends = []
+    for fd in os.pipe():
+        if fd <= 2:
+            high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+            os.close(fd)
+            fd = high
+        ends.append(fd)
+    return ends[0], ends[1]
+
+
+class _PolledExit(threading.Event):
+    """The child's exit, for want of a reaper thread: every look at it polls wait4, and a
+    wait polls every 10 ms, so the end of the run is known to within that."""
+
+    def __init__(self, poll: Callable[[], None]) -> None:
+        super().__init__()
+        self._poll = poll
+
+    def is_set(self) -> bool:
+        if not super().is_set():
+            self._poll()
+        return super().is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = 0.01 if deadline is None else min(0.01, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            time.sleep(left)
+        return True
 
 
 def _wait_ready(fd: int, child: Child, limit: float = 60.0) -> None:

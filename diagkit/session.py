@@ -7,18 +7,19 @@ collectors and the channel records that reached disk.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from diagkit import __version__
+from diagkit import __version__, stop_signals
 from diagkit.collectors import stacks
 from diagkit.collectors.environment import DistributionIndex, environment_section
 from diagkit.collectors.inproc_results import parse_events
@@ -26,7 +27,7 @@ from diagkit.collectors.rss import RssSampler
 from diagkit.collectors.sampled_time import section_from_sampler
 from diagkit.collectors.sampler import SamplerResult
 from diagkit.inproc.channel import read_events
-from diagkit.launch import SPEEDSCOPE, Child, Launch, ProfileOptions
+from diagkit.launch import SPEEDSCOPE, TERM_GRACE_S, Child, Launch, ProfileOptions
 from diagkit.report.model import (
     SCHEMA_VERSION,
     EnvironmentSection,
@@ -51,18 +52,41 @@ def run_profile(
 
     ``contribute(report, events, t0_ns)`` lets the extra collectors turn their own
     channel records into sections before the channel is deleted."""
+    stops = stop_signals.install()  # before the child exists: no signal may orphan it
     launch = launch or Launch(opts)
+    stops.watch(launch.child, lambda: launch.t0_ns != 0)
+    try:
+        return _run(opts, launch, on_tick, contribute)
+    finally:
+        # Whatever ends the run (a full disk included), the channel in $TMPDIR goes.
+        shutil.rmtree(launch.channel, ignore_errors=True)
+
+
+def _run(
+    opts: ProfileOptions,
+    launch: Launch,
+    on_tick: Callable[[float, int], None] | None,
+    contribute: Contributor | None,
+) -> Report:
     child, channel = launch.child, launch.channel
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    dist_index = DistributionIndex() if opts.environment else None
-    t0 = launch.started()
-    sampler_problem = launch.sampler_problem
-    rss = RssSampler(child.pid, t0)
-    rss.start()
-    ending = _watch(child, opts.timeout, on_tick, rss)
-    timed_out_stacks = ending.stacks
-    rss.stop()
-    sampled = launch.sampler.stop() if sampler_problem is None else None
+    try:
+        dist_index = DistributionIndex() if opts.environment else None
+        t0 = launch.started()
+        sampler_problem = launch.sampler_problem
+        rss = RssSampler(child.pid, t0)
+        rss.start()
+        ending = _watch(child, opts.timeout, on_tick, rss)
+        timed_out_stacks = ending.stacks
+        rss.stop()
+        sampled = launch.sampler.stop() if sampler_problem is None else None
+    finally:
+        if not child.exited.is_set():  # diag itself failed: the program must not outlive it
+            child.stop()
+        stop_signals.install().release(child)
+    child.sweep()  # py-spy has ended: diag's children left now are what the target orphaned
+    if sampler_problem is not None and child.end_ns <= launch.t0_ns:
+        sampler_problem = "the program ended before sampling began"
 
     events = read_events(str(channel))
     inproc = parse_events(events, inproc_t0 := (_start_ns(events) or t0))
@@ -79,7 +103,7 @@ def run_profile(
             python=sys.executable,
             pid=child.pid,
         ),
-        outcome=_outcome(child, inproc.exception, ending, (child.end_ns - inproc_t0) / 1e9),
+        outcome=_outcome(child, inproc.exception, ending, max(0, child.end_ns - inproc_t0) / 1e9),
         jit=inproc.jit,
         numerics=inproc.numerics,
         ranges=inproc.ranges,
@@ -98,16 +122,35 @@ def run_profile(
         report.outcome.detail = f"exited with status {inproc.exit_code}"
     if inproc.bad_target:
         report.outcome.detail = f"bad target: {inproc.bad_target}"
+    report.notes.extend(inproc.notes)
     report.memory = rss.section(child.maxrss)
     report.time = _time(opts, sampler_problem, sampled, report.outcome.wall_s)
-    opts.out_dir.mkdir(parents=True, exist_ok=True)
     if sampled is not None and sampled.speedscope is not None:
-        shutil.move(str(sampled.speedscope), opts.out_dir / SPEEDSCOPE)
-        report.files["speedscope"] = SPEEDSCOPE
+        problem = _keep(sampled.speedscope, opts.out_dir / SPEEDSCOPE)
+        if problem is None:
+            report.files["speedscope"] = SPEEDSCOPE
+        else:
+            report.notes.append(problem)
     if contribute is not None:
         contribute(report, events, inproc_t0)
-    shutil.rmtree(channel, ignore_errors=True)
     return report
+
+
+def _keep(src: Path, dest: Path) -> str | None:
+    """Move a file from the channel into the report folder; None, or why it could not be.
+
+    A full disk or a folder turned read-only costs this file, not the report: the sections
+    were read from it already. A half-copied file is removed, as it would pass for a whole one.
+    """
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(src), dest)
+    except OSError as exc:
+        if src.exists():
+            with contextlib.suppress(OSError):
+                dest.unlink(missing_ok=True)
+        return f"{dest.name} was not kept: {exc.strerror or exc}"
+    return None
 
 
 def _start_ns(events: list[dict[str, object]]) -> int | None:
@@ -120,7 +163,6 @@ def _start_ns(events: list[dict[str, object]]) -> int | None:
 @dataclass
 class _Ending:
     timed_out: bool = False
-    interrupted: bool = False
     stacks: StacksSection | None = None
 
 
@@ -130,48 +172,21 @@ def _watch(
     on_tick: Callable[[float, int], None] | None,
     rss: RssSampler,
 ) -> _Ending:
-    """Wait for the child; on timeout take its stacks and stop it. Ctrl-C never raises here."""
+    """Wait for the child; on timeout take its stacks and stop it. Signals to diag are
+    handled by ``stop_signals``, never raised here."""
     ending = _Ending()
-    presses = 0
-
-    def on_sigint(signum: int, frame: object) -> None:
-        nonlocal presses
-        presses += 1
-        ending.interrupted = True
-
-    old_int = signal.signal(signal.SIGINT, on_sigint)
-    old_term = signal.signal(signal.SIGTERM, on_sigint)
     start = time.monotonic()
-    forwarded = 0
-    try:
-        while not child.exited.wait(0.1):
-            elapsed = time.monotonic() - start
-            if on_tick is not None:
-                last = rss.points[-1] if rss.points else None
-                on_tick(elapsed, (last.rss + last.children_rss) if last else 0)
-            if timeout is not None and elapsed >= timeout and not ending.timed_out:
-                ending.timed_out = True
-                ending.stacks = stacks.dump_stacks(child.pid)
-                ending.stacks.reason = ending.stacks.reason or f"timeout after {timeout:g} s"
-                child.stop()
-            if presses and forwarded == 0:
-                # A Ctrl-C at the terminal reached the child too; a SIGINT sent to diag alone
-                # did not, so pass it on once the child has had a moment to react.
-                forwarded = 1
-                _later(1.0, lambda: child.signal(signal.SIGINT))
-            if presses >= 2 and forwarded < 2:
-                forwarded = 2
-                threading.Thread(target=child.stop, daemon=True).start()
-    finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
+    while not child.exited.wait(0.1):
+        elapsed = time.monotonic() - start
+        if on_tick is not None:
+            last = rss.points[-1] if rss.points else None
+            on_tick(elapsed, (last.rss + last.children_rss) if last else 0)
+        if timeout is not None and elapsed >= timeout and not ending.timed_out:
+            ending.timed_out = True
+            ending.stacks = stacks.dump_stacks(child.pid)
+            ending.stacks.reason = ending.stacks.reason or f"timeout after {timeout:g} s"
+            child.stop()
     return ending
-
-
-def _later(delay: float, fn: Callable[[], None]) -> None:
-    t = threading.Timer(delay, fn)
-    t.daemon = True
-    t.start()
 
 
 def _outcome(child: Child, exc: ExceptionInfo | None, ending: _Ending, wall: float) -> Outcome:
@@ -185,7 +200,12 @@ def _outcome(child: Child, exc: ExceptionInfo | None, ending: _Ending, wall: flo
         out.signal, out.signal_name = sig, signal.Signals(sig).name
         out.kind, out.diag_exit_code = "signal", 128 + sig
         out.detail = f"killed by {out.signal_name}"
-        if sig == signal.SIGKILL:
+        out.killed_by_diag = sig in child.sent
+        if out.killed_by_diag:
+            out.detail += ", sent by diag"
+            if sig == signal.SIGKILL:
+                out.detail += f" when SIGTERM had not ended it within {TERM_GRACE_S:g} s"
+        elif sig == signal.SIGKILL:
             out.detail += " (the OOM killer, or kill -9)"
         elif sig == signal.SIGSEGV:
             out.detail += " (a crash in native code: C extension, Numba or CuPy kernel)"
@@ -197,13 +217,20 @@ def _outcome(child: Child, exc: ExceptionInfo | None, ending: _Ending, wall: flo
             out.detail = f"uncaught {exc.type}"
         else:
             out.detail = f"exited with status {out.exit_code}"
-    if ending.timed_out:
+    told = next((s for s in child.received if s != signal.SIGINT), 0)
+    if told:
+        name = signal.Signals(told).name
+        out.kind, out.diag_signal, out.diag_exit_code = "interrupted", name, 128 + told
+        out.detail = f"diag received {name}; {out.detail}"
+    elif ending.timed_out:
         out.kind, out.diag_exit_code = "timeout", 124
         out.detail = "stopped by diag after --timeout; " + out.detail
-    elif ending.interrupted:
-        out.kind = "interrupted"
-        out.diag_exit_code = out.diag_exit_code or 130
-        out.detail = "interrupted (Ctrl-C); " + out.detail
+    elif signal.SIGINT in child.received:
+        out.kind, out.diag_signal = "interrupted", "SIGINT"
+        if child.stopping:  # diag stopped it; a program that ended by itself keeps its status
+            out.diag_exit_code = 128 + signal.SIGINT
+        how = "Ctrl-C, and diag stopped it" if out.killed_by_diag else "Ctrl-C"
+        out.detail = f"interrupted ({how}); {out.detail}"
     return out
 
 

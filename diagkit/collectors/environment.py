@@ -10,8 +10,10 @@ import platform
 import socket
 import sys
 import threading
+from collections.abc import Mapping
 
 from diagkit.report.model import EnvironmentSection, PackageInfo
+from diagkit.threads import start_daemon
 
 ALWAYS = ("numpy", "numba", "cupy", "diagkit")
 _VAR_PREFIXES = ("NUMBA_", "CUDA_", "CUPY_", "NVIDIA_", "OMP_", "MKL_", "OPENBLAS_", "NVTX_")
@@ -23,6 +25,18 @@ _VARS = (
     "VIRTUAL_ENV",
     "CONDA_PREFIX",
 )
+# A report is meant to be shared: values of variables named like these are never written.
+_SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "CREDENTIAL")
+REDACTED = "<redacted>"
+
+
+def recorded_variables(env: Mapping[str, str]) -> dict[str, str]:
+    """The switches a report records from ``env``, secrets' values replaced by REDACTED."""
+    return {
+        k: REDACTED if any(w in k.upper() for w in _SECRET_WORDS) else v
+        for k, v in sorted(env.items())
+        if k.startswith(_VAR_PREFIXES) or k in _VARS
+    }
 
 
 class DistributionIndex:
@@ -34,20 +48,25 @@ class DistributionIndex:
 
     def __init__(self) -> None:
         self._result: dict[str, list[str]] = {}
-        self._thread = threading.Thread(target=self._build, name="diag-dists", daemon=True)
-        self._thread.start()
+        self._thread = start_daemon(self._build_aside, "diag-dists")
 
-    def _build(self) -> None:
+    def _build_aside(self) -> None:
         # Lowest priority for this thread alone: it must not take CPU from the target.
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        self._build()
+
+    def _build(self) -> None:
         try:
             self._result = dict(md.packages_distributions())
         except Exception:  # broken metadata somewhere in site-packages: fall back to names
             self._result = {}
 
     def get(self) -> dict[str, list[str]]:
-        self._thread.join()
+        if self._thread is None:
+            self._build()  # no thread for it: built now, after the target, at the same cost
+        else:
+            self._thread.join()
         return self._result
 
 
@@ -62,9 +81,7 @@ def environment_section(
         machine=platform.machine(),
         hostname=socket.gethostname(),
         cpu_count=os.cpu_count() or 0,
-        variables={
-            k: v for k, v in sorted(os.environ.items()) if k.startswith(_VAR_PREFIXES) or k in _VARS
-        },
+        variables=recorded_variables(os.environ),
     )
     dists = (index or DistributionIndex()).get()
     wanted: dict[str, list[str]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ class InprocResults:
     jit: JitSection = field(default_factory=JitSection)
     numerics: NumericsSection = field(default_factory=NumericsSection)
     ranges: RangesSection = field(default_factory=RangesSection)
+    # What went wrong on the in-process side, for the report's notes.
+    notes: list[str] = field(default_factory=list)
 
 
 def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
@@ -89,6 +92,8 @@ def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
             res.modules = ev["modules"]
         elif k == "bad_target":
             res.bad_target = ev["message"]
+        elif k in _NOTES:
+            res.notes.append(_NOTES[k].format_map(defaultdict(str, ev)))
         elif k == "end":
             res.finished = True
     res.numerics.warnings = sorted(warnings_seen.values(), key=lambda w: -w.count)
@@ -98,6 +103,15 @@ def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
     res.ranges.stats = _range_stats(range_stats, res.ranges.events)
     _fold_jit(res.jit, jit_cache, jit_ready)
     return res
+
+
+_NOTES = {
+    "collector_error": "in-process collector {where} failed inside the program and was stopped "
+    "there; its records are incomplete ({error})",
+    "channel_reopened": "the program closed or reused diag's channel descriptor (fd {fd}); "
+    "diag reopened its file and wrote nothing into the program's",
+    "stack_file_refused": "no stack file for diag dump's signal fallback: {reason}",
+}
 
 
 def _range_stats(stats: dict[str, list[float]] | None, events: list[RangeEvent]) -> list[RangeStat]:

@@ -14,6 +14,7 @@ import threading
 import time
 
 from diagkit.report.model import MemorySection, RssPoint
+from diagkit.threads import REFUSED, start_daemon
 
 MAX_POINTS = 4000
 
@@ -66,10 +67,14 @@ class RssSampler:
         self.points: list[RssPoint] = []
         self.hwm = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="diag-rss", daemon=True)
+        self._thread: threading.Thread | None = None
+        self.problem = ""  # why there is no timeline, where diag could not sample
 
     def start(self) -> None:
-        self._thread.start()
+        self._thread = start_daemon(self._loop, "diag-rss")
+        if self._thread is None:
+            # The kernel's high-water mark at reaping still gives the exact peak.
+            self.problem = f"no timeline: {REFUSED}"
 
     def sample(self) -> None:
         # Runs every interval on a machine whose cores the target is using: /proc is read
@@ -92,7 +97,7 @@ class RssSampler:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(2.0)
 
     def section(self, maxrss_at_exit: int = 0) -> MemorySection:
@@ -100,7 +105,9 @@ class RssSampler:
         sec = MemorySection(interval_s=self.interval, timeline=pts)
         if not pts and not maxrss_at_exit:
             sec.available = False
-            sec.unavailable_reason = "the target ended before its memory could be read"
+            sec.unavailable_reason = (
+                self.problem or "the target ended before its memory could be read"
+            )
             return sec
         best = max(pts, key=lambda p: p.rss + p.children_rss) if pts else None
         sampled_peak = best.rss + best.children_rss if best else 0
@@ -111,6 +118,8 @@ class RssSampler:
         else:
             sec.peak_rss = sampled_peak
             sec.peak_source = "largest sampled total of the target and its children"
+        if self.problem:
+            sec.peak_source += f"; {self.problem}"
         # When the exact peak fell between samples, the nearest-larger sample marks when.
         sec.peak_t = best.t if best else 0.0
         sec.final_rss = pts[-1].rss if pts else 0

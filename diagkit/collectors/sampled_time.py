@@ -10,10 +10,10 @@ import sysconfig
 from collections import Counter, defaultdict
 from typing import Any
 
+from diagkit.collectors.own_frames import is_diagkit, program_start
 from diagkit.collectors.sampler import SamplerResult, find_py_spy, py_spy_version
 from diagkit.report.model import FunctionTime, LineTime, ThreadTime, TimeSection
 
-_OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LIB_DIRS = tuple(
     os.path.realpath(p) + os.sep
     for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
@@ -31,41 +31,20 @@ def is_library_file(path: str) -> bool:
     diagkit counts as a library even when installed editable: its import hooks wrap the
     program's imports, and those frames must not be taken for the program's hot lines.
     """
-    if not path.endswith(".py") or path.startswith(_OWN_DIR + os.sep):
+    if not path.endswith(".py") or is_diagkit(path):
         return True
     real = os.path.realpath(path)
     return real.startswith(_LIB_DIRS) or "site-packages" in real or "dist-packages" in real
 
 
-def _is_bootstrap(frame: dict[str, Any]) -> bool:
-    return (frame.get("file") or "").startswith(_OWN_DIR + os.sep + "_bootstrap")
-
-
-def _is_diagkit(frame: dict[str, Any]) -> bool:
-    return (frame.get("file") or "").startswith(_OWN_DIR + os.sep)
-
-
-def _is_runpy(frame: dict[str, Any]) -> bool:
-    return (frame.get("file") or "").endswith(("runpy.py", "<frozen runpy>"))
-
-
 def program_frames(frs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The program's part of a stack (root first), or [] for diag's own start-up and exit work.
+    """The program's part of a stack (root first, a suffix of it), or [] for diag's own work.
 
-    The target's main thread runs runpy (python -m) -> the bootstrap ->
-    ``run_program`` -> the program (directly, or through runpy for -m). Frames
-    below that prefix are the program's; a stack that never reached
-    ``run_program`` is the bootstrap flushing its collectors at exit.
+    The same cut as every stacks section (see ``own_frames``): at the bootstrap's
+    ``run_program``, and below py-spy's per-process frames.
     """
-    if frs and _is_diagkit(frs[0]) and not _is_bootstrap(frs[0]):
-        return []  # an in-process collector's exit work (atexit), not the program's
-    if not frs or not (_is_bootstrap(frs[0]) or _is_runpy(frs[0])):
-        return frs  # another thread: all of it is the program's
-    i, entered = 0, False
-    while i < len(frs) and (_is_bootstrap(frs[i]) or _is_runpy(frs[i])):
-        entered = entered or (_is_bootstrap(frs[i]) and frs[i].get("name") == "run_program")
-        i += 1
-    return frs[i:] if entered else []
+    start = program_start([(fr.get("name") or "", fr.get("file") or "") for fr in frs])
+    return [] if start is None else frs[start:]
 
 
 def weighted_samples(profile: dict[str, Any], rate: int) -> list[tuple[list[int], float]]:

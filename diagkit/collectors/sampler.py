@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from diagkit.collectors.ptrace_access import describe_tracers, may_ptrace
 from diagkit.collectors.speedscope_merge import write_merged
+from diagkit.threads import REFUSED, start_daemon
 
 _SAMPLING = re.compile(r"Sampling process (\d+) times a second")
 _TOTALS = re.compile(r"Samples: (\d+) Errors: (\d+)")
@@ -102,6 +104,7 @@ class PySpySampler:
         self._lock = threading.Lock()
         self._stopping = False
         self._switcher: threading.Thread | None = None
+        self._slow_problem = ""  # why the slower py-spy never started, where diag knows
 
     def command(self, rate: int | None = None, output: Path | None = None) -> list[str]:
         cmd = [
@@ -118,19 +121,28 @@ class PySpySampler:
             cmd.append("--nonblocking")
         return cmd
 
-    def _launch(self, cmd: list[str], rate: int, output: Path) -> subprocess.Popen[bytes]:
-        # A session of its own: Ctrl-C at the terminal is for the target and for diag,
-        # which stops py-spy itself once the target has ended.
-        proc = subprocess.Popen(
-            # Its status lines go to stdout or stderr depending on the version and on
-            # whether they are terminals: read both as one stream.
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **QUIET_ENV},
-        )  # fmt: skip
+    def _launch(self, cmd: list[str], rate: int, output: Path) -> subprocess.Popen[bytes] | str:
+        """Start a py-spy and the thread that reads it; else why not (and no py-spy runs)."""
+        try:
+            # A session of its own: Ctrl-C at the terminal is for the target and for diag,
+            # which stops py-spy itself once the target has ended.
+            proc = subprocess.Popen(
+                # Its status lines go to stdout or stderr depending on the version and on
+                # whether they are terminals: read both as one stream.
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **QUIET_ENV},
+            )  # fmt: skip
+        except OSError as exc:
+            return f"py-spy could not be started: {exc.strerror or exc}"
+        lines: list[str] = []
+        reader = start_daemon(self._read_stderr, "diag-py-spy-out", proc, lines)
+        if reader is None:
+            # Unread, py-spy would block on a full pipe, and its "Sampling" line would never come.
+            proc.kill()
+            proc.wait()
+            return f"py-spy's output could not be read: {REFUSED}"
         self._phases.append((rate, output))
-        self._phase_lines.append(lines := [])
-        reader = threading.Thread(target=self._read_stderr, args=(proc, lines), daemon=True)
-        reader.start()
+        self._phase_lines.append(lines)
         self._readers.append(reader)
         return proc
 
@@ -143,13 +155,17 @@ class PySpySampler:
         if self.phased:
             output = self.output.with_suffix(".fast.json")
             cmd = [*self.command(self.rate, output), "--duration", str(self.slow_after_s)]
-        self._proc = self._launch(cmd, self.rate, output)
+        launched = self._launch(cmd, self.rate, output)
+        if isinstance(launched, str):
+            return launched
+        self._proc = launched
         deadline = time.monotonic() + attach_timeout
         while time.monotonic() < deadline:
             if self._attached.wait(0.02):
                 if self.phased:
-                    self._switcher = threading.Thread(target=self._slow_down, daemon=True)
-                    self._switcher.start()
+                    self._switcher = start_daemon(self._slow_down, "diag-py-spy-rate")
+                    if self._switcher is None:
+                        self._slow_problem = f"py-spy could not be started: {REFUSED}"
                 return None
             if self._proc.poll() is not None:
                 for reader in self._readers:
@@ -166,7 +182,11 @@ class PySpySampler:
             if self._stopping or (self._alive is not None and not self._alive()):
                 return
             output = self.output.with_suffix(".slow.json")
-            self._proc = self._launch(self.command(self.slow_rate, output), self.slow_rate, output)
+            launched = self._launch(self.command(self.slow_rate, output), self.slow_rate, output)
+            if isinstance(launched, str):
+                self._slow_problem = launched
+            else:
+                self._proc = launched
 
     def _read_stderr(self, proc: subprocess.Popen[bytes], lines: list[str]) -> None:
         assert proc.stdout is not None
@@ -181,8 +201,15 @@ class PySpySampler:
 
     def _explain_failure(self) -> str:
         text = " ".join(line.removeprefix("py-spy>").strip() for line in self._lines() if line)
-        if re.search(r"permission|EPERM|Operation not permitted|ptrace", text, re.I):
-            return f"py-spy was refused access to pid {self.pid}: {PERMISSION_HINT}"
+        access = may_ptrace(self.pid)  # None once the process is gone: it refused nothing
+        if access is not None and re.search(r"permission|EPERM|not permitted|ptrace", text, re.I):
+            if access is False:
+                return f"py-spy was refused access to pid {self.pid}: {PERMISSION_HINT}"
+            # The kernel lets diag trace it: advice about permissions would send the user
+            # after a problem they do not have.
+            held = describe_tracers(self.pid)
+            busy = f"another tracer holds it ({held})" if held else "diag may trace it"
+            return f"py-spy failed on pid {self.pid}, not for want of permission ({busy}): {text[-300:]}"
         return f"py-spy failed: {text[-300:] or 'exit status ' + str(self._proc and self._proc.returncode)}"
 
     def stop_now(self) -> SamplerResult:
@@ -231,8 +258,8 @@ class PySpySampler:
         elif written and written[0][1] != self.output:
             os.replace(written[0][1], self.output)  # py-spy's own weights are already 1/rate
         slow = self.slow_rate if len(written) > 1 else 0
-        failed = ""
-        if len(self._phases) > 1 and len(written) < 2:
+        failed = self._slow_problem
+        if not failed and len(self._phases) > 1 and len(written) < 2:
             said = " ".join(ln.removeprefix("py-spy>").strip() for ln in self._phase_lines[1])
             failed = said.strip() or "it wrote no samples"
         if self.output.exists() and os.path.getsize(self.output) > 0:

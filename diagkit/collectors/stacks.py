@@ -2,90 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from diagkit import stackfile
-from diagkit.collectors.sampler import PERMISSION_HINT, QUIET_ENV, find_py_spy
+from diagkit.collectors.own_frames import program_start
+from diagkit.collectors.py_spy_dump import py_spy_dump
 from diagkit.report.model import StackFrame, StacksSection, ThreadStack
-
-LOCAL_REPR_MAX = 200
-
-
-def py_spy_dump(
-    pid: int, *, native: bool = False, show_locals: bool = False, timeout: float = 10.0
-) -> StacksSection:
-    exe = find_py_spy()
-    sec = StacksSection(source="py-spy dump", pid=pid)
-    if exe is None:
-        sec.available, sec.unavailable_reason = False, "py-spy is not on PATH"
-        return sec
-    cmd = [exe, "dump", "--pid", str(pid), "--json"]
-    if native:
-        cmd.append("--native")
-    if show_locals:
-        cmd.append("--locals")
-    try:
-        env = {**os.environ, **QUIET_ENV}
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        sec.available, sec.unavailable_reason = False, f"py-spy dump took over {timeout:.0f} s"
-        return sec
-    if out.returncode != 0:
-        err = " ".join(out.stderr.partition("Stack backtrace:")[0].split())[-300:]
-        sec.available = False
-        if re.search(r"permission|Operation not permitted|EPERM", err, re.I):
-            sec.unavailable_reason = f"py-spy was refused access to pid {pid}: {PERMISSION_HINT}"
-        else:
-            sec.unavailable_reason = f"py-spy dump failed: {err or 'exit ' + str(out.returncode)}"
-        return sec
-    try:
-        data = json.loads(out.stdout)
-    except json.JSONDecodeError:
-        sec.available, sec.unavailable_reason = False, "py-spy dump printed no JSON"
-        return sec
-    if show_locals:
-        from diagkit.collectors.locals_summary import summarise_locals
-
-        summarise_locals(pid, data)
-    sec.threads = [_thread(t) for t in data]
-    return sec
-
-
-def _thread(t: dict[str, Any]) -> ThreadStack:
-    frames = [
-        StackFrame(
-            function=f.get("name", "?"),
-            file=f.get("filename") or "",
-            line=int(f.get("line") or 0),
-            native=not (f.get("filename") or "").endswith(".py"),
-            locals={lv["name"]: _truncate(lv.get("repr") or "") for lv in (f.get("locals") or [])},
-        )
-        for f in t.get("frames", [])
-    ]
-    tid = int(t.get("os_thread_id") or t.get("thread_id") or 0)
-    name = t.get("thread_name") or ""
-    if not name and tid and tid == t.get("pid"):
-        # py-spy reads names from the target's threading module, which a program that
-        # never imported it lacks; the thread whose id is the pid is the main thread.
-        name = "MainThread"
-    return ThreadStack(
-        thread_id=tid,
-        name=name,
-        active=t.get("active"),
-        owns_gil=t.get("owns_gil"),
-        frames=frames,
-    )
-
-
-def _truncate(text: str) -> str:
-    return text if len(text) <= LOCAL_REPR_MAX else text[: LOCAL_REPR_MAX - 3] + "..."
-
 
 _FH_THREAD = re.compile(r"^(Current thread|Thread) (0x[0-9a-f]+) \(most recent call first\):")
 _FH_FRAME = re.compile(r'^\s+File "(.*)", line (\d+) in (.*)$')
@@ -95,34 +21,35 @@ def faulthandler_dump(pid: int, wait: float = 2.0) -> StacksSection:
     """Ask a process started by ``diag profile`` for its stacks by signal; no ptrace needed."""
     sec = StacksSection(source="faulthandler (signal)", pid=pid)
     path = stackfile.path_for(pid)
-    if not path.exists():
+    try:
+        fh = stackfile.open_for_reading(pid)
+    except (OSError, stackfile.UnsafeStackFile) as exc:
+        sec.available, sec.unavailable_reason = False, f"the stack file was not read: {exc}"
+        return sec
+    if fh is None:
         sec.available = False
         sec.unavailable_reason = "the process was not started by diag, so it has no stack file"
         return sec
-    if not _answers_stack_signal(pid, path):
-        sec.available = False
-        sec.unavailable_reason = (
-            "the process does not handle the stack signal (not started by diag)"
-        )
-        return sec
-    size = path.stat().st_size
-    try:
-        os.kill(pid, stackfile.SIGNAL)
-    except OSError as exc:
-        sec.available, sec.unavailable_reason = False, f"could not signal pid {pid}: {exc.strerror}"
-        return sec
-    deadline = time.monotonic() + wait
-    text = ""
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        with open(path) as fh:
-            fh.seek(size)
-            text = fh.read()
-        # faulthandler writes all threads in one go; a pause in growth means it is done.
-        if text and text.endswith("\n"):
-            time.sleep(0.05)
-            if path.stat().st_size == size + len(text.encode()):
-                break
+    with fh:
+        if not _answers_stack_signal(pid, path):
+            sec.available = False
+            sec.unavailable_reason = (
+                "the process does not handle the stack signal (not started by diag)"
+            )
+            return sec
+        if not stackfile.written_by(pid, fh):
+            sec.available = False
+            sec.unavailable_reason = (
+                "the program closed diag's stack file descriptor (the stack signal "
+                "would write into a file of its own), so it was not sent"
+            )
+            return sec
+        try:
+            text = _signal_and_read(pid, fh, wait)
+        except OSError as exc:
+            sec.available = False
+            sec.unavailable_reason = f"could not signal pid {pid}: {exc.strerror}"
+            return sec
     sec.threads = parse_faulthandler(text)
     if not sec.threads:
         sec.available = False
@@ -130,6 +57,23 @@ def faulthandler_dump(pid: int, wait: float = 2.0) -> StacksSection:
             "the process did not answer the stack signal (busy in native code?)"
         )
     return sec
+
+
+def _signal_and_read(pid: int, fh: BinaryIO, wait: float) -> str:
+    size = os.fstat(fh.fileno()).st_size
+    os.kill(pid, stackfile.SIGNAL)
+    deadline = time.monotonic() + wait
+    raw = b""
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        fh.seek(size)
+        raw = fh.read()
+        # faulthandler writes all threads in one go; a pause in growth means it is done.
+        if raw.endswith(b"\n"):
+            time.sleep(0.05)
+            if os.fstat(fh.fileno()).st_size == size + len(raw):
+                break
+    return raw.decode("utf-8", "replace")
 
 
 def _answers_stack_signal(pid: int, path: Path) -> bool:
@@ -166,13 +110,52 @@ def parse_faulthandler(text: str) -> list[ThreadStack]:
     return threads
 
 
-def dump_stacks(pid: int, **kw: Any) -> StacksSection:
-    """py-spy first; when it is refused or fails, the faulthandler path if the process has one."""
-    sec = py_spy_dump(pid, **kw)
-    if sec.available:
-        return sec
-    fallback = faulthandler_dump(pid)
-    if fallback.available:
+def dump_stacks(pid: int, *, idents: dict[int, int] | None = None, **kw: Any) -> StacksSection:
+    """py-spy first; when it is refused or fails, the faulthandler path if the process has one.
+
+    Threads are named by native id (as py-spy and /proc name them) wherever that can
+    be known, and diag's own frames are cut off. ``idents`` (pthread id -> native id)
+    carries what py-spy said about the process's threads from one dump to the next.
+    """
+    idents = {} if idents is None else idents
+    sec = py_spy_dump(pid, idents=idents, **kw)
+    if not sec.available:
+        fallback = faulthandler_dump(pid)
+        if not fallback.available:
+            return sec
         fallback.reason = f"py-spy unavailable ({sec.unavailable_reason}); stacks from faulthandler"
-        return fallback
+        sec = fallback
+        native_thread_ids(sec.threads, idents, _tasks(pid), pid)
+    for th in sec.threads:
+        _cut_own_frames(th)
     return sec
+
+
+def native_thread_ids(
+    threads: list[ThreadStack], idents: dict[int, int], tasks: list[int], pid: int
+) -> None:
+    """Renumber faulthandler's threads, which it names by pthread id, by native id.
+
+    py-spy reports both ids of every thread it saw, so those map exactly; a process's
+    only thread is its only task. Any other thread keeps its pthread id.
+    """
+    for th in threads:
+        th.thread_id = idents.get(th.thread_id, th.thread_id)
+    if len(threads) == 1 and len(tasks) == 1:
+        threads[0].thread_id = tasks[0]
+    for th in threads:
+        if th.thread_id == pid:
+            th.name = "MainThread"
+
+
+def _tasks(pid: int) -> list[int]:
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except (OSError, ValueError):
+        return []
+
+
+def _cut_own_frames(th: ThreadStack) -> None:
+    """Keep the program's frames only: not the bootstrap's or runpy's (frames are leaf first)."""
+    start = program_start([(f.function, f.file) for f in reversed(th.frames)])
+    th.frames = th.frames[: 0 if start is None else len(th.frames) - start]

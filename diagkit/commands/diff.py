@@ -9,25 +9,25 @@ from pathlib import Path
 import click
 
 from diagkit.commands.common import REPORT_FILE, console, load_report
-from diagkit.errors import DiagError
+from diagkit.commands.options import FiniteFloat, FolderPath
 from diagkit.report.diff import Change, DiffOptions, DiffResult, diff_reports
-from diagkit.report.model import SCHEMA_VERSION, Report
+from diagkit.report.model import Report
 
 EXIT_REGRESSION = 1
 SHOWN = 25
 
 
 @click.command()
-@click.argument("base", type=click.Path(path_type=Path))
-@click.argument("new", type=click.Path(path_type=Path))
-@click.option("--fail-above", "fail_above", type=click.FloatRange(min=0), metavar="PCT",
+@click.argument("base", type=FolderPath(path_type=Path))
+@click.argument("new", type=FolderPath(path_type=Path))
+@click.option("--fail-above", "fail_above", type=FiniteFloat(min=0), metavar="PCT",
               help="Exit with status 1 when anything got more than PCT percent slower or bigger "
                    "(times: against the rest of the run, unless --wall).")  # fmt: skip
-@click.option("--min-share", type=click.FloatRange(0, 100), default=2.0, show_default=True,
+@click.option("--min-share", type=FiniteFloat(0, 100), default=2.0, show_default=True,
               metavar="PCT", help="Ignore entries under PCT percent of the base run (time, memory).")  # fmt: skip
-@click.option("--min-time", type=click.FloatRange(min=0), default=0.05, show_default=True,
+@click.option("--min-time", type=FiniteFloat(min=0), default=0.05, show_default=True,
               metavar="SECONDS", help="Ignore times under SECONDS in both runs.")  # fmt: skip
-@click.option("--min-mib", type=click.FloatRange(min=0), default=4.0, show_default=True,
+@click.option("--min-mib", type=FiniteFloat(min=0, max=1e12), default=4.0, show_default=True,
               metavar="MIB", help="Ignore memory under MIB in both runs, and changes smaller than half of it.")  # fmt: skip
 @click.option("--wall", is_flag=True, help="Compare wall-clock seconds as measured, not CPU time "
               "(for programs that wait on I/O, on a quiet machine).")  # fmt: skip
@@ -83,21 +83,6 @@ def _load_side(path: Path) -> list[Report]:
 
 
 def _load(path: Path) -> Report:
-    """A report whose schema this diag reads; one-line errors for anything else."""
-    file = path / REPORT_FILE if path.is_dir() else path
-    if file.exists():
-        try:
-            raw = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise DiagError(f"{file}: not a diag report ({type(exc).__name__}: {exc})") from None
-        version = raw.get("schema_version") if isinstance(raw, dict) else None
-        if not isinstance(version, str):
-            raise DiagError(f"{file}: not a diag report (no schema_version)")
-        if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
-            raise DiagError(
-                f"{file}: report schema_version {version}, this diag reads {SCHEMA_VERSION}; "
-                "compare reports made by the same major version"
-            )
     return load_report(path)[0]
 
 

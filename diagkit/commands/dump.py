@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from diagkit.commands.options import seconds
 from diagkit.errors import DiagError
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
               help="Dump every descendant Python process too (multiprocessing, joblib, Dask).")  # fmt: skip
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
               help="Take this many dumps and say, per thread, whether its stack moved.")  # fmt: skip
-@click.option("--interval", type=click.FloatRange(min=0, min_open=True), default=1.0,
+@click.option("--interval", type=seconds(), default=1.0,
               show_default=True, metavar="SECONDS", help="Time between dumps (with --repeat).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def dump(
@@ -71,11 +72,16 @@ def dump(
                     seen.add(kid.pid)
                     targets.append((kid, p.pid))
     opts = DumpOptions(native=native, show_locals=show_locals, repeat=repeat, interval=interval)
-    done = dump_rounds(targets, opts, early)
+    rounds = dump_rounds(targets, opts, early)
+    done = rounds.processes
     mains = [d for d in done if not d.result.child_of]
     if all(not d.result.dumps for d in mains) and any(d.exit_code for d in mains):
         _fail(next(d for d in mains if d.exit_code))  # nothing to show but why
-    _print(_result(done, opts, notes), as_json)
+    result = _result(done, opts, notes)
+    result.interrupted, result.rounds = rounds.interrupted, rounds.taken
+    _print(result, as_json)
+    if rounds.interrupted:
+        return 130  # as an interrupted program's; the dumps taken are printed above
     failed = [d for d in mains if d.exit_code]
     # With --name the others were dumped: the failures are in the output, not fatal.
     if failed and pattern is None:

@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from diagkit import __version__
-from diagkit.commands.common import console, save_report
+from diagkit.commands.common import console, finish
 from diagkit.commands.folders import default_out_dir, prepare_out_dir
+from diagkit.commands.options import FolderPath
 from diagkit.errors import DiagError
 from diagkit.gpu import nsys_csv, nsys_run, nsys_sqlite
 from diagkit.gpu.launch import GpuPlan, gpu_plan
@@ -38,12 +39,15 @@ from diagkit.report.model import (
     Target,
     TimeSection,
 )
-from diagkit.report.outputs import write_outputs
 from diagkit.report.terminal_gpu import render_gpu
 
 S = TypeVar("S")
 GPU_COLLECTOR = "diagkit.gpu.inprocess:collector"
 NOT_RUN = "not collected: `diag gpu-trace --import` summarizes a trace, it runs nothing"
+_NO_NSYS = (
+    "{path}: an .nsys-rep needs nsys to export it and nsys was not found; give --nsys PATH, "
+    "or run `nsys export --type sqlite -o trace.sqlite {path}` where nsys is and import the .sqlite"
+)
 
 
 @click.command(
@@ -56,7 +60,7 @@ NOT_RUN = "not collected: `diag gpu-trace --import` summarizes a trace, it runs 
                    "(exported with nsys, which must be here).")  # fmt: skip
 @click.option("--nsys", "nsys_path", metavar="PATH", help="The nsys to use [default: on the PATH].")
 @click.option("--no-nsys", is_flag=True, help="Trace in-process even where nsys is found.")
-@click.option("--out", "out", type=click.Path(path_type=Path),
+@click.option("--out", "out", type=FolderPath(path_type=Path),
               help="Report folder [default: diag-reports/<time>-<name>].")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No terminal summary; just write the report.")
 @click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
@@ -85,15 +89,17 @@ def gpu_trace(
     out_dir = prepare_out_dir(out or default_out_dir(f"gpu-{Path(target).stem}"))
     plan = gpu_plan(out_dir, nsys_path=nsys_path, use_nsys=not no_nsys)
     report = run_traced(kind, target, args, out_dir, plan)
-    if not quiet:
-        from diagkit.report.terminal import render
+    return finish(report, out_dir, None if quiet else lambda folder: _render(report, folder))
 
-        render(report, console(stderr=True), out_dir)
-    return report.outcome.diag_exit_code
+
+def _render(report: Report, folder: Path | None) -> None:
+    from diagkit.report.terminal import render
+
+    render(report, console(stderr=True), folder)
 
 
 def run_traced(kind: str, target: str, args: list[str], out_dir: Path, plan: GpuPlan) -> Report:
-    """Run the program under ``plan`` (nsys, or the in-process collector) and save the report."""
+    """Run the program under ``plan`` (nsys, or the in-process collector); the caller saves."""
     from diagkit.launch import ProfileOptions
     from diagkit.session import run_profile
 
@@ -102,10 +108,7 @@ def run_traced(kind: str, target: str, args: list[str], out_dir: Path, plan: Gpu
         extra_env=plan.env(), collectors=[GPU_COLLECTOR],
         wrap=plan.wrap if plan.nsys is not None else None,
     )  # fmt: skip
-    report = run_profile(opts, contribute=gpu_contributor(plan, out_dir))
-    save_report(report, out_dir)
-    write_outputs(report, out_dir)
-    return report
+    return run_profile(opts, contribute=gpu_contributor(plan, out_dir))
 
 
 def gpu_contributor(
@@ -126,11 +129,7 @@ def _section_for(path: Path, out_dir: Path, nsys_path: str | None) -> tuple[GpuS
     """Export an .nsys-rep into ``out_dir`` and summarize it."""
     nsys = nsys_run.find_nsys(nsys_path)
     if nsys is None:
-        raise DiagError(
-            f"{path}: an .nsys-rep needs nsys to export it and nsys was not found; give "
-            f"--nsys PATH, or run `nsys export --type sqlite -o trace.sqlite {path}` "
-            "where nsys is and import the .sqlite"
-        )
+        raise DiagError(_NO_NSYS.format(path=path))
     sqlite = nsys_run.export(nsys, path, out_dir / (path.stem + ".sqlite"))
     return nsys_sqlite.load(sqlite), sqlite
 
@@ -149,8 +148,8 @@ def import_trace(
             f"{path}: a raw nsys capture, not a report; convert it with nsys's QdstrmImporter "
             "to an .nsys-rep first"
         )
-    if rep:
-        nsys_run.find_nsys(nsys_path)  # a bad --nsys is reported before anything is written
+    if rep and nsys_run.find_nsys(nsys_path) is None:  # a bad --nsys raises here
+        raise DiagError(_NO_NSYS.format(path=path))
     # A bad SQLite file is refused before the report folder is created.
     early = None if rep else nsys_sqlite.load(path)
     out_dir = prepare_out_dir(out or default_out_dir(f"gpu-{path.stem}"))
@@ -162,8 +161,8 @@ def import_trace(
     inside = sqlite.resolve().parent == out_dir.resolve()
     report.files["gpu trace"] = sqlite.name if inside else str(sqlite.resolve())
     report.files.update(nsys_csv.write_all(section, out_dir))
-    save_report(report, out_dir)
-    write_outputs(report, out_dir)
+    # Nothing ran: a lost report is an ordinary failure (the trace can be imported again).
+    finish(report, out_dir, lost_status=2)
     return report, out_dir
 
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from diagkit import stop_signals
 from diagkit.commands.folders import default_out_dir, prepare_out_dir
+from diagkit.commands.options import FolderPath, seconds
 from diagkit.deep.command import deep_request, plan_deep
 from diagkit.errors import DiagError
 from diagkit.launch import FAST_RATE, SLOW_RATE, Launch, ProfileOptions
-from diagkit.progress import Progress
+from diagkit.progress import Progress, drop_output
+
+if TYPE_CHECKING:
+    from diagkit.report.model import Report
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -20,7 +26,7 @@ from diagkit.progress import Progress
 @click.option(
     "--out",
     "out",
-    type=click.Path(path_type=Path),
+    type=FolderPath(path_type=Path),
     help="Report folder [default: diag-reports/<time>-<name>].",
 )
 @click.option(
@@ -33,12 +39,12 @@ from diagkit.progress import Progress
 @click.option("--idle", is_flag=True, help="Keep samples of idle threads (waiting, sleeping).")
 @click.option("--nonblocking", is_flag=True, help="Sample without pausing the program: far cheaper "
               "on deep stacks, but samples taken while the stack changes are lost.")  # fmt: skip
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--timeout", type=seconds(), metavar="SECONDS",
               help="Stop the target after SECONDS, with every thread's stack in the report.")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No terminal summary; just write the report.")
 @click.option("--pid", type=click.IntRange(min=1),
               help="Attach to this running process instead of starting one; it keeps running.")  # fmt: skip
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--duration", type=seconds(), metavar="SECONDS",
               help="With --pid: sample for SECONDS [default: until Ctrl-C or the process exits].")  # fmt: skip
 @click.option("--deep", is_flag=True, help="Then run it again under cProfile and line_profiler, "
               "and once more under tracemalloc, for exact calls, line hits and allocation sites.")  # fmt: skip
@@ -101,9 +107,10 @@ def profile(
         contribute = gpu_contributor(plan, out_dir)
     # The program starts now: its start-up and py-spy's attach overlap the imports below
     # (the report model, the collectors and the outputs), instead of waiting for them.
+    stops = stop_signals.install()  # before the child exists: no signal may orphan it
     launch = Launch(opts)
-    from diagkit.commands.common import console, save_report
-    from diagkit.report.outputs import write_outputs
+    stops.watch(launch.child, lambda: launch.t0_ns != 0)
+    from diagkit.commands.common import finish, save_report
     from diagkit.session import run_profile
 
     progress = Progress()
@@ -114,15 +121,28 @@ def profile(
             deep_plan.run(report, opts, progress.tick)
     finally:
         progress.close()
-    save_report(report, out_dir)
     if report.outcome.detail.startswith("bad target: "):
+        save_report(report, out_dir)
         raise DiagError(report.outcome.detail.removeprefix("bad target: "), exit_code=2)
-    write_outputs(report, out_dir)
-    if not quiet:
-        from diagkit.report.terminal import render  # rich costs ~50 ms: only when printing
+    status = finish(report, out_dir, None if quiet else lambda folder: _render(report, folder))
+    return stops.exit_status(status)  # told to stop by SIGTERM or SIGHUP at any point: 128+N
 
-        render(report, console(stderr=True), out_dir)
-    return report.outcome.diag_exit_code
+
+def _render(report: Report, folder: Path | None) -> None:
+    from diagkit.commands.common import console
+    from diagkit.report.terminal import render  # rich costs ~50 ms: only when printing
+
+    con = console(stderr=True)
+
+    def reader_gone() -> None:  # rich's own answer to EPIPE would be exit status 1
+        con.quiet = True
+        drop_output()
+
+    con.on_broken_pipe = reader_gone  # type: ignore[method-assign]
+    try:
+        render(report, con, folder)
+    except OSError:  # the terminal closed (EIO): the report is saved, the status stands
+        drop_output()
 
 
 def _attach(
@@ -140,8 +160,7 @@ def _attach(
     quiet: bool,
 ) -> int:
     from diagkit.attach_session import AttachOptions, run_attached
-    from diagkit.commands.common import console, save_report
-    from diagkit.report.outputs import write_outputs
+    from diagkit.commands.common import finish
 
     if pid is None:
         raise DiagError("--duration goes with --pid (to stop a program diag starts, use --timeout)")
@@ -161,13 +180,7 @@ def _attach(
         report = run_attached(opts, on_tick=progress.tick)
     finally:
         progress.close()
-    save_report(report, out_dir)
-    write_outputs(report, out_dir)
-    if not quiet:
-        from diagkit.report.terminal import render
-
-        render(report, console(stderr=True), out_dir)
-    return report.outcome.diag_exit_code
+    return finish(report, out_dir, None if quiet else lambda folder: _render(report, folder))
 
 
 def resolve_target(module: str | None, rest: list[str]) -> tuple[str, str, list[str]]:

@@ -3,19 +3,21 @@
 Each dump is preceded by a reading of every thread's CPU time, so a stack comes
 with the CPU its thread used just before it: over a short window for the first
 dump, since the previous dump for the others. The stacks come from py-spy, or
-from faulthandler for a process diag started when py-spy is refused.
+from faulthandler for a process diag started when py-spy is refused. A Ctrl-C
+ends the rounds, not the command: what was taken until then is kept.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 
-from diagkit.attach import EXIT_GONE, EXIT_REFUSED, describe, gone, refusal_message
+from diagkit.attach import EXIT_BUSY, EXIT_GONE, EXIT_REFUSED, describe, gone, refusal_message
 from diagkit.collectors.process_facts import process_facts
-from diagkit.collectors.stacks import dump_stacks
+from diagkit.collectors.py_spy_dump import HELD
+from diagkit.collectors.stacks import dump_stacks, native_thread_ids
 from diagkit.collectors.thread_cpu import ThreadCpu, cpu_shares, read_threads
 from diagkit.dumping.verdict import process_summary, thread_verdicts
 from diagkit.report.dump_model import ProcessDump
@@ -43,41 +45,58 @@ class Dumped:
     exit_code: int = 0
     _before: ThreadCpu | None = None
     _done: bool = False
+    _idents: dict[int, int] = field(default_factory=dict)  # pthread id -> native id (py-spy)
+    _cpu: list[tuple[ThreadCpu | None, ThreadCpu]] = field(default_factory=list)  # per dump
+
+
+@dataclass
+class Rounds:
+    processes: list[Dumped]
+    taken: int = 0  # rounds completed
+    interrupted: bool = False  # by Ctrl-C (SIGINT) before the last round
 
 
 def dump_rounds(
     targets: list[tuple[psutil.Process, int]],
     opts: DumpOptions,
     early: dict[int, ThreadCpu] | None = None,
-) -> list[Dumped]:
+) -> Rounds:
     """``targets``: (process, pid of the process it was found under or 0). Order is kept.
 
     ``early``: CPU readings already taken (by pid); the first window started then.
     """
     items = [Dumped(proc, ProcessDump(pid=proc.pid, child_of=parent)) for proc, parent in targets]
-    for item in items:
-        item._before = (early or {}).get(item.proc.pid) or read_threads(item.proc.pid)
-    start = min(i._before.t for i in items if i._before is not None)
-    time.sleep(max(0.0, start + opts.window - time.monotonic()))
-    first_at = time.monotonic()
-    for k in range(opts.repeat):
-        delay = first_at + k * opts.interval - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        live = [i for i in items if not i._done]
-        if not live:
-            break
-        _round(live, k, opts, start)
+    rounds = Rounds(items)
+    try:
+        for item in items:
+            item._before = (early or {}).get(item.proc.pid) or read_threads(item.proc.pid)
+        start = min(i._before.t for i in items if i._before is not None)
+        time.sleep(max(0.0, start + opts.window - time.monotonic()))
+        first_at = time.monotonic()
+        for k in range(opts.repeat):
+            delay = first_at + k * opts.interval - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            live = [i for i in items if not i._done]
+            if not live:
+                break
+            _round(live, k, opts, start)
+            rounds.taken = k + 1
+    except KeyboardInterrupt:
+        # The dumps already taken are what the user waited for: they are printed.
+        rounds.interrupted = True
     for item in items:
         _conclude(item)
-    return items
+    return rounds
 
 
 def _round(live: list[Dumped], k: int, opts: DumpOptions, start: float) -> None:
     readings = [read_threads(i.proc.pid) for i in live]
 
     def one(item: Dumped) -> StacksSection:
-        return dump_stacks(item.proc.pid, native=opts.native, show_locals=opts.show_locals)
+        return dump_stacks(
+            item.proc.pid, native=opts.native, show_locals=opts.show_locals, idents=item._idents
+        )
 
     if len(live) == 1:
         sections = [one(live[0])]
@@ -95,25 +114,34 @@ def _round(live: list[Dumped], k: int, opts: DumpOptions, start: float) -> None:
         except psutil.Error:
             _failed(item, sec, k, opts.repeat)
             continue
-        _annotate(sec, item._before, after)
         sec.taken_t = after.t - start
+        item._cpu.append((item._before, after))
         item.result.dumps.append(sec)
         item._before = after
 
 
 def _annotate(sec: StacksSection, before: ThreadCpu | None, after: ThreadCpu) -> None:
     shares = cpu_shares(before, after) if before is not None else {}
-    if not sec.source.startswith("py-spy") and len(sec.threads) == 1 and len(after.cpu) == 1:
-        # faulthandler names threads by Python ident, not OS id: only a lone thread maps.
-        tid = next(iter(after.cpu))
-        sec.threads[0].cpu_s, sec.threads[0].cpu_share = after.cpu[tid], shares.get(tid)
-        sec.threads[0].os_state = after.state.get(tid, "")
-        return
     for th in sec.threads:
         if th.thread_id in after.cpu:
             th.cpu_s = after.cpu[th.thread_id]
             th.cpu_share = shares.get(th.thread_id)
             th.os_state = after.state.get(th.thread_id, "")
+
+
+def _same_ids(item: Dumped) -> None:
+    """Name every dump's threads as py-spy did, including dumps taken before it first
+    answered: a thread is one thread whichever source saw it."""
+    names: dict[int, str] = {}
+    for sec in item.result.dumps:
+        if sec.source.startswith("py-spy"):
+            names.update((th.thread_id, th.name) for th in sec.threads if th.name)
+    for sec, (_, after) in zip(item.result.dumps, item._cpu, strict=True):
+        if sec.source.startswith("py-spy"):
+            continue
+        native_thread_ids(sec.threads, item._idents, sorted(after.cpu), item.proc.pid)
+        for th in sec.threads:
+            th.name = names.get(th.thread_id, th.name)
 
 
 def _failed(item: Dumped, sec: StacksSection, k: int, repeat: int) -> None:
@@ -129,6 +157,8 @@ def _failed(item: Dumped, sec: StacksSection, k: int, repeat: int) -> None:
     reason = sec.unavailable_reason
     if "refused access" in reason:
         item.result.error, item.exit_code = refusal_message(item.proc), EXIT_REFUSED
+    elif reason.startswith(HELD):
+        item.result.error, item.exit_code = f"{describe(item.proc)}: {reason}", EXIT_BUSY
     elif "Failed to find python version" in reason:
         item.result.error = f"{describe(item.proc)} is not a Python process (py-spy found no Python interpreter in it)"
         item.exit_code = EXIT_GONE
@@ -137,6 +167,10 @@ def _failed(item: Dumped, sec: StacksSection, k: int, repeat: int) -> None:
 
 
 def _conclude(item: Dumped) -> None:
+    del item._cpu[len(item.result.dumps) :]  # a Ctrl-C between the two appends above
+    _same_ids(item)
+    for sec, (before, after) in zip(item.result.dumps, item._cpu, strict=True):
+        _annotate(sec, before, after)
     dumps = item.result.dumps
     if len(dumps) < 2:
         return

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import sqlite3
 import urllib.parse
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from diagkit.errors import DiagError
 from diagkit.gpu.trace import ApiCall, HostRange, Op, RawTrace, summarize
-from diagkit.report.gpu_model import GpuDevice, GpuSection
+from diagkit.report.gpu_model import GpuDevice, GpuSection, GpuSkippedRows
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 NVTX_MARK, NVTX_PUSHPOP, NVTX_STARTEND, NVTX_DOMAIN_CREATE, NVTX_DOMAIN_DESTROY = 34, 59, 60, 75, 76
@@ -48,6 +49,7 @@ MEM_KINDS = {
     6: "managed static",
 }
 _NSYS_TABLES = ("StringIds", "META_DATA_EXPORT", "NVTX_EVENTS", "TARGET_INFO_SESSION_START_TIME")
+_SQLITE_TYPES = {str: "text", float: "a real number", bytes: "a blob"}
 
 
 def _pid(global_id: int | None) -> int:
@@ -63,6 +65,9 @@ class _Export:
             r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
         self._cols: dict[str, set[str]] = {}
+        # (table, why) -> rows left out: a row that cannot be a real event (a text
+        # timestamp, an end before its start) would turn every sum it joins into nonsense.
+        self.skipped: Counter[tuple[str, str]] = Counter()
 
     def columns(self, table: str) -> set[str]:
         if table not in self._cols:
@@ -70,9 +75,18 @@ class _Export:
         return self._cols[table]
 
     def rows(
-        self, table: str, required: list[str], optional: list[str] | tuple[str, ...] = ()
+        self,
+        table: str,
+        required: list[str],
+        optional: list[str] | tuple[str, ...] = (),
+        ints: Collection[str] = (),
     ) -> Iterator[tuple[Any, ...]]:
-        """Rows of ``required + optional`` columns; a missing optional column reads as NULL."""
+        """Rows of ``required + optional`` columns; a missing optional column reads as NULL.
+
+        Columns named in ``ints`` must hold integers (NULL too, when optional); a row
+        where one does not, or whose ``end`` is before its ``start``, is left out and
+        counted in ``skipped``.
+        """
         if table not in self.tables:
             return iter(())
         have = self.columns(table)
@@ -82,13 +96,54 @@ class _Export:
                 f"{self.path}: table {table} has no column {', '.join(missing)}: "
                 "not an Nsight Systems export this version of diag can read"
             )
-        sel = [f'"{c}"' if c in have else f'NULL AS "{c}"' for c in [*required, *optional]]
-        return self.con.execute(f'SELECT {", ".join(sel)} FROM "{table}"')
+        names = [*required, *optional]
+        sel = [f'"{c}"' if c in have else f'NULL AS "{c}"' for c in names]
+        cursor = self.con.execute(f'SELECT {", ".join(sel)} FROM "{table}"')
+        checks = [(i, c, c in required) for i, c in enumerate(names) if c in ints]
+        span = (
+            (names.index("start"), names.index("end")) if {"start", "end"} <= set(names) else None
+        )
+        return self._sound(table, cursor, checks, span)
+
+    def _sound(
+        self,
+        table: str,
+        cursor: Iterable[tuple[Any, ...]],
+        checks: list[tuple[int, str, bool]],
+        span: tuple[int, int] | None,
+    ) -> Iterator[tuple[Any, ...]]:
+        for row in cursor:
+            why = _unsound(row, checks, span)
+            if why:
+                self.skipped[(table, why)] += 1
+            else:
+                yield row
 
     def enum(self, table: str) -> dict[int, str]:
         if table not in self.tables or not {"id", "label"} <= self.columns(table):
             return {}
-        return {i: lbl for i, lbl in self.con.execute(f'SELECT id, label FROM "{table}"') if lbl}
+        rows = self.con.execute(f'SELECT id, label FROM "{table}"')
+        return {i: str(lbl) for i, lbl in rows if lbl}
+
+
+def _unsound(
+    row: tuple[Any, ...], checks: list[tuple[int, str, bool]], span: tuple[int, int] | None
+) -> str:
+    """Why the row cannot be a real event, or "" when it can."""
+    for i, name, required in checks:
+        v = row[i]
+        if type(v) is int or (v is None and not required):
+            continue
+        return (
+            f"no {name}"
+            if v is None
+            else f"{name} is {_SQLITE_TYPES.get(type(v), 'not an integer')}"
+        )
+    if span is not None:
+        start, end = row[span[0]], row[span[1]]
+        if end is not None and end < start:
+            return "end before start"
+    return ""
 
 
 def _check_header(path: Path) -> None:
@@ -108,16 +163,29 @@ def _check_header(path: Path) -> None:
 
 def read_trace(path: Path) -> tuple[RawTrace, dict[str, str]]:
     """The trace and the export's META_DATA_EXPORT values; DiagError for anything unreadable."""
-    path = Path(path)
+    trace, meta, _ = _read_export(Path(path))
+    return trace, meta
+
+
+def _read_export(path: Path) -> tuple[RawTrace, dict[str, str], list[GpuSkippedRows]]:
     _check_header(path)
     try:
         ex = _Export(path)
         try:
-            return _read(ex)
+            trace, meta = _read(ex)
         finally:
             ex.con.close()
     except sqlite3.DatabaseError as exc:
         raise DiagError(f"{path}: corrupt or unreadable SQLite file ({exc})") from None
+    skipped = [GpuSkippedRows(t, why, n) for (t, why), n in sorted(ex.skipped.items())]
+    return trace, meta, skipped
+
+
+def _skipped_note(skipped: list[GpuSkippedRows]) -> str:
+    parts = ", ".join(f"{r.count:,} of {r.table} ({r.reason})" for r in skipped)
+    total = sum(r.count for r in skipped)
+    rows = "row" if total == 1 else "rows"
+    return f"{total:,} {rows} of the export left out, as they cannot be real events: {parts}."
 
 
 def _read(ex: _Export) -> tuple[RawTrace, dict[str, str]]:
@@ -129,7 +197,7 @@ def _read(ex: _Export) -> tuple[RawTrace, dict[str, str]]:
             f"or CUPTI tables; tables found: {found})"
         )
     meta = dict(ex.rows("META_DATA_EXPORT", ["name", "value"]))
-    strings: dict[int, str] = dict(ex.rows("StringIds", ["id", "value"]))
+    strings = {k: str(v) for k, v in ex.rows("StringIds", ["id", "value"]) if v is not None}
 
     def s(v: Any) -> str:
         if v is None:
@@ -140,13 +208,17 @@ def _read(ex: _Export) -> tuple[RawTrace, dict[str, str]]:
     _kernels(ex, tr, s)
     _copies(ex, tr)
     for start, end, nbytes, corr, gpid in ex.rows(
-        "CUPTI_ACTIVITY_KIND_MEMSET", ["start", "end"], ["bytes", "correlationId", "globalPid"]
+        "CUPTI_ACTIVITY_KIND_MEMSET",
+        ["start", "end"],
+        ["bytes", "correlationId", "globalPid"],
+        ints=("start", "end", "bytes", "correlationId", "globalPid"),
     ):
         tr.ops.append(Op("memset", start, end, "memset", "", nbytes or 0, corr, _pid(gpid)))
     for start, end, gtid, corr, name in ex.rows(
         "CUPTI_ACTIVITY_KIND_RUNTIME",
         ["start", "end"],
         ["globalTid", "correlationId", "nameId"],
+        ints=("start", "end", "globalTid", "correlationId"),
     ):
         tr.api.append(ApiCall(s(name), start, end, gtid or 0, corr, _pid(gtid)))
     _nvtx(ex, tr, s)
@@ -154,7 +226,7 @@ def _read(ex: _Export) -> tuple[RawTrace, dict[str, str]]:
     details = ex.columns("ANALYSIS_DETAILS") if "ANALYSIS_DETAILS" in ex.tables else set()
     if {"startTime", "stopTime"} <= details:
         row = ex.con.execute("SELECT startTime, stopTime FROM ANALYSIS_DETAILS").fetchone()
-        if row and row[0] is not None and row[1] is not None and row[1] > row[0]:
+        if row and type(row[0]) is int and type(row[1]) is int and row[1] > row[0]:
             tr.window = (row[0], row[1])
     tr.ops.sort(key=lambda o: o.start)
     return tr, {str(k): str(v) for k, v in meta.items()}
@@ -163,7 +235,8 @@ def _read(ex: _Export) -> tuple[RawTrace, dict[str, str]]:
 def _kernels(ex: _Export, tr: RawTrace, s: Any) -> None:
     cols = ["demangledName", "shortName", "mangledName", "correlationId", "globalPid"]
     cols += ["gridX", "gridY", "gridZ", "blockX", "blockY", "blockZ", "registersPerThread"]
-    for r in ex.rows("CUPTI_ACTIVITY_KIND_KERNEL", ["start", "end"], cols):
+    ints = {"start", "end", *cols} - {"demangledName", "shortName", "mangledName"}
+    for r in ex.rows("CUPTI_ACTIVITY_KIND_KERNEL", ["start", "end"], cols, ints):
         start, end, dem, short, mangled, corr, gpid, gx, gy, gz, bx, by, bz, regs = r
         name = s(dem) or s(short) or s(mangled) or "<unnamed kernel>"
         grid = ",".join(str(v) for v in (gx, gy, gz)) if gx is not None else ""
@@ -193,6 +266,16 @@ def _copies(ex: _Export, tr: RawTrace) -> None:
         "CUPTI_ACTIVITY_KIND_MEMCPY",
         ["start", "end", "bytes", "copyKind"],
         ["srcKind", "dstKind", "correlationId", "globalPid"],
+        ints=(
+            "start",
+            "end",
+            "bytes",
+            "copyKind",
+            "srcKind",
+            "dstKind",
+            "correlationId",
+            "globalPid",
+        ),
     ):
         start, end, nbytes, kind, src, dst, corr, gpid = r
         name = kinds.get(kind, f"copy kind {kind}")
@@ -207,12 +290,13 @@ def _nvtx(ex: _Export, tr: RawTrace, s: Any) -> None:
             "NVTX_EVENTS",
             ["start", "eventType"],
             ["end", "text", "textId", "domainId", "globalTid"],
+            ints=("start", "eventType", "end", "domainId", "globalTid"),
         )
     )
     domains: dict[tuple[int, int], str] = {}
     for _start, etype, _end, text, text_id, dom, gtid in rows:
         if etype == NVTX_DOMAIN_CREATE:
-            domains[(_pid(gtid), dom or 0)] = text or s(text_id)
+            domains[(_pid(gtid), dom or 0)] = str(text or s(text_id))
     open_ended = 0
     domain_events = 0
     for start, etype, end, text, text_id, dom, gtid in rows:
@@ -225,7 +309,7 @@ def _nvtx(ex: _Export, tr: RawTrace, s: Any) -> None:
                 open_ended += 1
                 continue
             domain = domains.get((_pid(gtid), dom or 0), f"domain {dom}") if dom else ""
-            msg = text if text is not None else s(text_id)
+            msg = str(text) if text is not None else s(text_id)
             name = f"{domain}:{msg}" if domain else msg
             style = "PushPop" if etype == NVTX_PUSHPOP else "StartEnd"
             tr.ranges.append(HostRange(name, style, domain, start, end, gtid or 0))
@@ -245,6 +329,7 @@ def _devices(ex: _Export, s: Any) -> list[GpuDevice]:
         "TARGET_INFO_GPU",
         [],
         ["id", "name", "totalMemory", "computeMajor", "computeMinor", "smCount"],
+        ints=("id", "totalMemory", "computeMajor", "computeMinor", "smCount"),
     ):
         dev_id, name, mem, major, minor, sms = r
         cc = f"{major}.{minor}" if major is not None else ""
@@ -255,9 +340,12 @@ def _devices(ex: _Export, s: Any) -> list[GpuDevice]:
 def load(path: Path, source: str = "nsys-import") -> GpuSection:
     """Summarize an export; ``source`` is "nsys" when this run made it, else "nsys-import"."""
     path = Path(path)
-    trace, meta = read_trace(path)
+    trace, meta, skipped = _read_export(path)
     sec = summarize(trace)
     sec.source = source
+    sec.skipped_rows = skipped
+    if skipped:
+        sec.notes.append(_skipped_note(skipped))
     version = meta.get("EXPORT_PRODUCT_VERSION", "")
     schema = meta.get("EXPORT_SCHEMA_VERSION", "")
     parts = [f"Nsight Systems {version}" if version else "Nsight Systems"]

@@ -20,6 +20,8 @@ from diagkit.inproc.channel import Channel
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs ``callback`` (which must not raise) right after the module ``name`` is imported."""
+
     def __init__(self, name: str, callback: Any) -> None:
         self.name = name
         self.callback = callback
@@ -27,8 +29,12 @@ class _AfterImport(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname != self.name:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        except Exception:  # the program's own import then meets the same error, as it would
+            return None
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         original = spec.loader.exec_module
@@ -62,15 +68,27 @@ class NumbaWatcher:
             return
         watcher = self
 
+        # Called inside numba's compiler, on the program's call: failures are recorded only.
         class Listener(event.Listener):
             def on_start(self, ev: Any) -> None:
-                watcher._on_start()
+                try:
+                    watcher._on_start()
+                except Exception as exc:
+                    watcher._channel.collector_failed("numba", exc)
 
             def on_end(self, ev: Any) -> None:
-                watcher._on_end(ev)
+                try:
+                    watcher._on_end(ev)
+                except Exception as exc:
+                    watcher._channel.collector_failed("numba", exc)
 
-        event.register("numba:compile", Listener())
-        self._channel.emit("jit_ready", version=sys.modules["numba"].__version__)
+        try:
+            event.register("numba:compile", Listener())
+            self._channel.emit(
+                "jit_ready", version=getattr(sys.modules["numba"], "__version__", "")
+            )
+        except Exception as exc:
+            self._channel.emit("jit_unavailable", reason=f"numba.core.event unusable: {exc}")
 
     def _on_start(self) -> None:
         stack = self._local.__dict__.setdefault("stack", [])

@@ -27,16 +27,25 @@ class RangeRecorder:
         self.stats: dict[str, list[float]] = {}  # name -> [count, total, min, max] in ns
         self._stacks: dict[int, list[tuple[str, int]]] = {}
 
+    # Both are called from the program's code: a failure here is recorded, never raised into it.
     def push(self, name: str) -> None:
-        stack = self._local.__dict__.get("stack")
-        if stack is None:
-            stack = self._local.stack = []
-            # Registered so that finish() can report ranges still open on any thread.
-            self._stacks[threading.get_ident()] = stack
-        stack.append((name, time.monotonic_ns()))
+        try:
+            stack = self._local.__dict__.get("stack")
+            if stack is None:
+                stack = self._local.stack = []
+                # Registered so that finish() can report ranges still open on any thread.
+                self._stacks[threading.get_ident()] = stack
+            stack.append((name, time.monotonic_ns()))
+        except Exception as exc:
+            self._channel.collector_failed("ranges", exc)
 
     def pop(self, name: str) -> None:
-        end = time.monotonic_ns()
+        try:
+            self._pop(time.monotonic_ns())
+        except Exception as exc:
+            self._channel.collector_failed("ranges", exc)
+
+    def _pop(self, end: int) -> None:
         stack = self._local.__dict__.get("stack")
         if not stack:
             return

@@ -37,26 +37,14 @@ class WarningCounter:
     def _on_warning(self, msg: warnings.WarningMessage) -> None:
         text = str(msg.message)
         category = msg.category
-        key = (category.__name__, text, msg.filename, msg.lineno)
-        rec = self._counts.get(key)
-        if rec is None:
-            rec = self._counts[key] = [0, time.monotonic_ns(), False]
-            self._channel.emit(
-                "warning", category=key[0], message=text, file=msg.filename, line=msg.lineno
-            )
-        rec[0] += 1
         try:
             action = self._original_action(text, category, msg.filename, msg.lineno)
         except Exception:  # an odd filter entry must not break the program: print as default
             action = "default"
-        if rec[0] == CAP and not rec[2]:
-            rec[2] = True
-            warnings.filterwarnings(
-                action if action in ("ignore", "error") else "ignore",
-                message=re.escape(text) + r"\Z",
-                category=category,
-                lineno=msg.lineno,
-            )
+        try:
+            self._count(msg, text, action)
+        except Exception as exc:  # runs at the program's warn(): recorded, never raised there
+            self._channel.collector_failed("warnings", exc)
         if action == "error":
             raise msg.message if isinstance(msg.message, Warning) else category(text)
         if action == "ignore":
@@ -68,6 +56,25 @@ class WarningCounter:
                 return
             self._shown.add(sig)
         self._orig_showwarnmsg(msg)
+
+    def _count(self, msg: warnings.WarningMessage, text: str, action: str) -> None:
+        category = msg.category
+        key = (category.__name__, text, msg.filename, msg.lineno)
+        rec = self._counts.get(key)
+        if rec is None:
+            rec = self._counts[key] = [0, time.monotonic_ns(), False]
+            self._channel.emit(
+                "warning", category=key[0], message=text, file=msg.filename, line=msg.lineno
+            )
+        rec[0] += 1
+        if rec[0] == CAP and not rec[2]:
+            rec[2] = True
+            warnings.filterwarnings(
+                action if action in ("ignore", "error") else "ignore",
+                message=re.escape(text) + r"\Z",
+                category=category,
+                lineno=msg.lineno,
+            )
 
     @staticmethod
     def _original_action(text: str, category: type, filename: str, lineno: int) -> str:

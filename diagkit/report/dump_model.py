@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from diagkit.report.model import StacksSection
 from diagkit.report.serde import from_dict, to_dict
 
-DUMP_SCHEMA_VERSION = "1.0"
+DUMP_SCHEMA_VERSION = "1.1"  # 1.1: interrupted, rounds
 
 
 @dataclass
@@ -62,6 +62,8 @@ class DumpResult:
     interval_s: float = 0.0
     processes: list[ProcessDump] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    rounds: int = 0  # rounds of dumps taken (fewer than repeat when interrupted or all exited)
+    interrupted: bool = False  # a Ctrl-C ended the rounds early; what was taken is here
 
     def to_json(self) -> str:
         return json.dumps(to_dict(self), indent=1, allow_nan=False)

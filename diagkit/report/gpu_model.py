@@ -174,6 +174,15 @@ class GpuWarning:
 
 
 @dataclass
+class GpuSkippedRows:
+    """Rows of an imported export left out of every number: they cannot be real events."""
+
+    table: str
+    reason: str  # "end before start", "start is text", ...
+    count: int
+
+
+@dataclass
 class GpuSection:
     """Kernels, transfers and ranges on the GPU, and what the source could not see.
 
@@ -206,3 +215,4 @@ class GpuSection:
     memory: GpuMemory | None = None
     warnings: list[GpuWarning] = field(default_factory=list)
     records_dropped: int = 0
+    skipped_rows: list[GpuSkippedRows] = field(default_factory=list)

@@ -20,6 +20,7 @@ from typing import Any
 
 from diagkit.report.html_data import page_data
 from diagkit.report.model import Report, write_atomic
+from diagkit.report.text import json_printable, printable
 
 HTML_FILE = "report.html"
 _ASSETS = Path(__file__).with_name("html_assets")
@@ -30,10 +31,10 @@ _JSON_ESCAPES = str.maketrans(
 
 
 def embed_json(data: Any) -> str:
-    """JSON that is safe as the text of a <script> element and still parses to ``data``."""
-    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).translate(
-        _JSON_ESCAPES
-    )
+    """JSON that is safe as the text of a <script> element and parses to ``data``, with
+    undecodable bytes in its strings written out (``\\xff``) so the page encodes as UTF-8."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return json_printable(text.translate(_JSON_ESCAPES))
 
 
 def _csp_hash(text: str) -> str:
@@ -47,8 +48,8 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
     template = Template((_ASSETS / "page.html").read_text(encoding="utf-8"))
     argv = " ".join(report.target.argv) or "report"
     return template.substitute(
-        title=html.escape(f"diag: {argv}", quote=True),
-        version=html.escape(report.diagkit_version, quote=True),
+        title=html.escape(printable(f"diag: {argv}"), quote=True),
+        version=html.escape(printable(report.diagkit_version), quote=True),
         script_hash=_csp_hash(js),
         style_hash=_csp_hash(css),
         css=css,

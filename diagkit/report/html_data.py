@@ -32,15 +32,18 @@ def page_data(report: Report, out_dir: Path | None) -> dict[str, Any]:
     end = _time_span(report)
     data["memory"]["timeline"] = []
     data["ranges"]["events"] = []
-    data["page"] = {
-        "span_s": end,
-        "rss": thin_rss(report.memory.timeline, end),
-        "lanes": range_lanes(report.ranges.events, end),
-        "flame": _flame(report, out_dir),
-        "sources": hot_sources(report),
-        "rss_points": len(report.memory.timeline),
-        "range_events": len(report.ranges.events),
-    }
+    # to_dict: a share or time that is NaN (saved as null) must reach the page as null too.
+    data["page"] = to_dict(
+        {
+            "span_s": end,
+            "rss": thin_rss(report.memory.timeline, end),
+            "lanes": range_lanes(report.ranges.events, end),
+            "flame": _flame(report, out_dir),
+            "sources": hot_sources(report),
+            "rss_points": len(report.memory.timeline),
+            "range_events": len(report.ranges.events),
+        }
+    )
     return data
 
 

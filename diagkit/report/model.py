@@ -9,6 +9,7 @@ instead of being absent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -19,7 +20,9 @@ from diagkit.report.deep_model import DeepSection
 from diagkit.report.gpu_model import GpuSection
 from diagkit.report.serde import from_dict, to_dict
 
-SCHEMA_VERSION = "1.0"
+# MAJOR.MINOR. A field added with a default is a new minor, which older diags still read;
+# a field renamed, removed or retyped is a new major, which they refuse (report/reading.py).
+SCHEMA_VERSION = "1.1"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_by_diag
 
 
 @dataclass
@@ -57,6 +60,9 @@ class Outcome:
     cpu_system_s: float = 0.0
     detail: str = ""
     diag_exit_code: int = 0
+    # The signal diag itself received that ended the run: SIGINT, SIGTERM or SIGHUP ("": none).
+    diag_signal: str = ""
+    killed_by_diag: bool = False  # the signal that killed the target was sent by diag
 
 
 @dataclass
@@ -374,5 +380,7 @@ def write_atomic(path: Path, text: str) -> None:
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        # A full disk keeps no half-written temporary file; the original error is the one to see.
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink(missing_ok=True)
         raise

@@ -1,7 +1,7 @@
 """The files written beside report.json: the HTML page and the Perfetto trace.
 
-Called after report.json is saved, so a failure here cannot cost the run its report;
-what could not be written is said in the report's notes instead.
+Called after report.json is saved, so a failure here (a bad page, a full disk) cannot cost
+the run its report; what could not be written is said in the report's notes instead.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from diagkit.report.trace import TRACE_FILE, write_trace
 
 
 def write_outputs(report: Report, out_dir: Path) -> list[Path]:
-    """Write report.html and profile.trace.json into ``out_dir``, register them in
-    ``report.files`` and save report.json again; returns the files written."""
-    from diagkit.commands.common import save_report
-
+    """Write profile.trace.json and report.html into ``out_dir`` and register them in
+    ``report.files`` (the caller saves report.json again); returns the files written."""
     written: list[Path] = []
     steps: list[tuple[str, str, Callable[[Report, Path], Path]]] = [
         ("trace", TRACE_FILE, write_trace),
@@ -30,6 +28,6 @@ def write_outputs(report: Report, out_dir: Path) -> list[Path]:
             written.append(write(report, out_dir))
         except Exception as exc:  # a bad page must not take the saved run with it
             report.files.pop(key, None)
-            report.notes.append(f"{name} was not written: {type(exc).__name__}: {exc}")
-    save_report(report, out_dir)
+            what = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            report.notes.append(f"{name} was not written: {type(exc).__name__}: {what}")
     return written

@@ -2,6 +2,8 @@
 
 One walk over the type hints serves all three, so the published schema cannot
 drift from the model: ``scripts/gen_schema.py`` writes it and a test compares.
+Loading checks every value against the hints, so a damaged or hand-edited file is
+refused with the field that is wrong instead of failing later in a renderer.
 Supported field types: str, int, float, bool, nested dataclasses, ``list[T]``,
 ``dict[str, T]`` and ``T | None``.
 """
@@ -9,8 +11,10 @@ Supported field types: str, int, float, bool, nested dataclasses, ``list[T]``,
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 import types
 import typing
+from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
@@ -37,43 +41,203 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+class DataMismatch(ValueError):
+    """JSON that does not fit the model; ``path`` names the field, as ``outcome.wall_s``."""
+
+    def __init__(self, problem: str, wrong_type: bool = False) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.wrong_type = wrong_type  # the value itself, not a field inside it
+        self.parts: list[str | int] = []  # innermost first, filled in on the way out
+
+    @property
+    def path(self) -> str:
+        out = ""
+        for part in reversed(self.parts):
+            if isinstance(part, int):
+                out += f"[{part}]"
+            elif part.isidentifier():
+                out += f".{part}" if out else part
+            else:
+                out += f"[{_short(part)}]"
+        return out
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}" if self.parts else self.problem
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 60
+_SHORT.maxother = 60
+
+
+def _short(value: Any) -> str:
+    # The value came from a file that may hold anything: a megabyte string or a deep list.
+    return _SHORT.repr(value)
+
+
+def _wrong_type(value: Any, expected: str) -> DataMismatch:
+    return DataMismatch(f"{_short(value)} is not of type {expected}", wrong_type=True)
+
+
 def from_dict(cls: type[T], data: Any) -> T:
-    """Build ``cls`` from JSON data; unknown keys are ignored, missing ones take defaults."""
-    return _load(cls, data)
+    """Build ``cls`` from JSON data, checking every value against the type hints.
+
+    Unknown keys are ignored and missing fields that have a default take it (reports
+    written before a field existed); a missing field without one, or a value of the
+    wrong type, raises DataMismatch naming the field. This is the check the schema
+    makes (``json_schema(cls, reading=True)``), done in the walk that builds the
+    objects: a JSON Schema validator took 1.2 s on a 6 MB report that loads in 0.07 s.
+    """
+    result: T = _loader(typing.cast(Any, cls))(data)
+    return result
 
 
-def _load(tp: Any, data: Any) -> Any:
+Loader = Callable[[Any], Any]
+
+
+@cache
+def _loader(tp: Any) -> Loader:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _optional(tp)
+    if origin is list:
+        return _list(_loader(typing.get_args(tp)[0]))
+    if origin is dict:
+        return _dict(_loader(typing.get_args(tp)[1]))
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass(tp)
+    if tp in _LOADERS:
+        return _LOADERS[tp]
+    raise TypeError(f"unsupported type in report model: {tp!r}")
+
+
+def _optional(tp: Any) -> Loader:
+    (arg,) = [a for a in typing.get_args(tp) if a is not type(None)]
+    inner = _loader(arg)
+
+    def load(data: Any) -> Any:
         if data is None:
             return None
-        return _load(args[0], data)
-    if origin is list:
-        (item,) = typing.get_args(tp)
-        return [_load(item, v) for v in data]
-    if origin is dict:
-        _, val = typing.get_args(tp)
-        return {k: _load(val, v) for k, v in data.items()}
-    if dataclasses.is_dataclass(tp):
-        hints = _hints(tp)
-        kwargs = {
-            f.name: _load(hints[f.name], data[f.name])
-            for f in dataclasses.fields(tp)
-            if f.name in data
-        }
-        return tp(**kwargs)
-    if tp is float and data is None:
-        return float("nan")
-    if tp is float and isinstance(data, int):
+        try:
+            return inner(data)
+        except DataMismatch as exc:
+            if exc.wrong_type and not exc.parts:
+                exc.problem = f"{_short(data)} is not of type {_expected(arg)} or null"
+            raise
+
+    return load
+
+
+def _list(item: Loader) -> Loader:
+    def load(data: Any) -> Any:
+        if not isinstance(data, list):
+            raise _wrong_type(data, "'array'")
+        out = []
+        for i, v in enumerate(data):
+            try:
+                out.append(item(v))
+            except DataMismatch as exc:
+                exc.parts.append(i)
+                raise
+        return out
+
+    return load
+
+
+def _dict(value: Loader) -> Loader:
+    def load(data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise _wrong_type(data, "'object'")
+        out = {}
+        for k, v in data.items():
+            try:
+                out[k] = value(v)
+            except DataMismatch as exc:
+                exc.parts.append(k)
+                raise
+        return out
+
+    return load
+
+
+def _dataclass(cls: type) -> Loader:
+    fields: list[tuple[str, Loader, bool]] = []
+
+    def load(data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise _wrong_type(data, "'object'")
+        if not fields:  # resolved on first use, so a class may refer to itself
+            hints = _hints(cls)
+            fields.extend(
+                (f.name, _loader(hints[f.name]), _required(f)) for f in dataclasses.fields(cls)
+            )
+        kwargs = {}
+        for name, field_loader, required in fields:
+            if name in data:
+                try:
+                    kwargs[name] = field_loader(data[name])
+                except DataMismatch as exc:
+                    exc.parts.append(name)
+                    raise
+            elif required:
+                raise DataMismatch(f"{name!r} is a required property")
+        return cls(**kwargs)
+
+    return load
+
+
+def _required(f: dataclasses.Field[Any]) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _float(data: Any) -> float:
+    if type(data) is float:
+        return data
+    if type(data) is int:  # JSON writes 2.0 as 2 in some tools; bool is not a number
         return float(data)
-    return data
+    if data is None:
+        return float("nan")
+    raise _wrong_type(data, "'number'")
 
 
-def json_schema(root: type) -> dict[str, Any]:
-    """A JSON Schema (2020-12) for ``root``, one ``$defs`` entry per dataclass."""
+def _int(data: Any) -> int:
+    if type(data) is int:
+        return data
+    if type(data) is float and data.is_integer():  # JSON Schema's "integer" takes 3.0
+        return int(data)
+    raise _wrong_type(data, "'integer'")
+
+
+def _str(data: Any) -> str:
+    if isinstance(data, str):
+        return data
+    raise _wrong_type(data, "'string'")
+
+
+def _bool(data: Any) -> bool:
+    if isinstance(data, bool):
+        return data
+    raise _wrong_type(data, "'boolean'")
+
+
+_LOADERS: dict[type, Loader] = {float: _float, int: _int, str: _str, bool: _bool}
+
+
+def _expected(tp: Any) -> str:
+    if tp in _PRIMITIVES:
+        return repr("number" if tp is float else _PRIMITIVES[tp])
+    return "'array'" if typing.get_origin(tp) is list else "'object'"
+
+
+def json_schema(root: type, reading: bool = False) -> dict[str, Any]:
+    """A JSON Schema (2020-12) for ``root``, one ``$defs`` entry per dataclass.
+
+    The published schema requires every field: diag writes them all. ``reading``: the
+    schema of what ``from_dict`` accepts, where fields that have a default may be missing.
+    """
     defs: dict[str, Any] = {}
-    top = _schema_for(root, defs)
+    top = _schema_for(root, defs, reading)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": root.__name__,
@@ -82,27 +246,28 @@ def json_schema(root: type) -> dict[str, Any]:
     }
 
 
-def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
+def _schema_for(tp: Any, defs: dict[str, Any], reading: bool) -> dict[str, Any]:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return {"anyOf": [_schema_for(args[0], defs), {"type": "null"}]}
+        return {"anyOf": [_schema_for(args[0], defs, reading), {"type": "null"}]}
     if origin is list:
         (item,) = typing.get_args(tp)
-        return {"type": "array", "items": _schema_for(item, defs)}
+        return {"type": "array", "items": _schema_for(item, defs, reading)}
     if origin is dict:
         _, val = typing.get_args(tp)
-        return {"type": "object", "additionalProperties": _schema_for(val, defs)}
-    if dataclasses.is_dataclass(tp):
+        return {"type": "object", "additionalProperties": _schema_for(val, defs, reading)}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         name = tp.__name__
         if name not in defs:
             defs[name] = {}  # placeholder: breaks recursion
             hints = _hints(tp)
-            props = {f.name: _schema_for(hints[f.name], defs) for f in dataclasses.fields(tp)}
+            fields = dataclasses.fields(tp)
+            props = {f.name: _schema_for(hints[f.name], defs, reading) for f in fields}
             entry: dict[str, Any] = {
                 "type": "object",
                 "properties": props,
-                "required": [f.name for f in dataclasses.fields(tp)],
+                "required": [f.name for f in fields if not reading or _required(f)],
             }
             if tp.__doc__ and not tp.__doc__.startswith(f"{name}("):
                 entry["description"] = " ".join(tp.__doc__.split())

@@ -5,22 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from diagkit.report.model import Report
+from diagkit.report.text import clip, markup
 from diagkit.report.units import fmt_bytes, fmt_s, short_path
 
 TOP_ROWS = 12
+# A program's message can be a megabyte; the terminal gets its start, report.json all of it.
+MESSAGE_CHARS = 2000
+MESSAGE_LINES = 20
 
 
 def render(report: Report, console: Console, out_dir: Path | None = None) -> None:
     _headline(report, console)
-    _time(report, console)
-    _memory(report, console)
-    _jit(report, console)
-    _ranges(report, console)
-    _numerics(report, console)
+    if report.target.kind != "import":  # an imported trace ran nothing: no CPU-side sections
+        _time(report, console)
+        _memory(report, console)
+        _jit(report, console)
+        _ranges(report, console)
+        _numerics(report, console)
     _exception_and_stacks(report, console)
     if report.gpu is not None:
         from diagkit.report.terminal_gpu import render_gpu
@@ -31,10 +35,23 @@ def render(report: Report, console: Console, out_dir: Path | None = None) -> Non
 
         render_deep(report, console)
     for note in report.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")
+        console.print(f"[yellow]note:[/] {markup(_clip(note))}")
     if out_dir is not None and report.files:
-        console.print(f"\n[bold]Report[/] {escape(short_path(str(out_dir)))}/ "
-                      + " ".join(sorted(["report.json", *report.files.values()])))  # fmt: skip
+        files = " ".join(sorted(["report.json", *report.files.values()]))
+        console.print(f"\n[bold]Report[/] {markup(short_path(str(out_dir)))}/ {markup(files)}")
+
+
+def _clip(text: str) -> str:
+    return clip(text, MESSAGE_CHARS, MESSAGE_LINES)
+
+
+def _title(r: Report) -> str:
+    """The command that made the report, as the user would have typed it."""
+    if r.target.kind == "import":
+        return "diag gpu-trace --import"
+    if r.command[1:2] == ["gpu-trace"]:
+        return "diag gpu-trace"
+    return "diag profile"
 
 
 def _headline(r: Report, c: Console) -> None:
@@ -42,20 +59,20 @@ def _headline(r: Report, c: Console) -> None:
     ok = (o.kind == "exit" and o.exit_code == 0) or o.kind in ("detached", "imported")
     color = "green" if ok else "red"
     mem = fmt_bytes(r.memory.peak_rss) if r.memory.available else "n/a"
-    c.rule(f"[bold]diag profile[/] {escape(' '.join(r.target.argv))}")
+    c.rule(f"[bold]{_title(r)}[/] {markup(' '.join(r.target.argv))}")
     c.print(
         f"[bold]wall[/] {fmt_s(o.wall_s)}   [bold]cpu[/] {fmt_s(o.cpu_user_s + o.cpu_system_s)}   "
-        f"[bold]peak RSS[/] {mem}   [bold]outcome[/] [{color}]{escape(o.detail or o.kind)}[/]"
+        f"[bold]peak RSS[/] {mem}   [bold]outcome[/] [{color}]{markup(o.detail or o.kind)}[/]"
     )
 
 
 def _time(r: Report, c: Console) -> None:
     t = r.time
     if not t.available:
-        c.print(f"\n[bold]Time[/]: [yellow]not sampled[/] — {escape(t.unavailable_reason)}")
+        c.print(f"\n[bold]Time[/]: [yellow]not sampled[/] — {markup(t.unavailable_reason)}")
         return
     c.print(
-        f"\n[bold]Time[/] ({escape(t.source)}; {t.samples} samples, "
+        f"\n[bold]Time[/] ({markup(t.source)}; {t.samples} samples, "
         f"active {fmt_s(t.active_s)}, idle {fmt_s(t.idle_s)})"
     )
     tab = Table(box=None, pad_edge=False, header_style="bold dim")
@@ -71,34 +88,34 @@ def _time(r: Report, c: Console) -> None:
         calls = "" if f.calls is None else f"{f.calls:,}"
         where = f"{short_path(f.file)}:{f.line}" if f.file else ""
         tab.add_row(f"{f.own_share:6.1%}", f"{f.total_share:6.1%}", calls,
-                    f"{escape(f.name)} [dim]{escape(where)}[/]")  # fmt: skip
+                    f"{markup(f.name)} [dim]{markup(where)}[/]")  # fmt: skip
     c.print(tab)
     if t.lines:
         c.print(
             "\n[bold]Hot lines[/] [dim](own: the innermost line of your code, library calls "
             "included; total: with everything it calls)[/]"
         )
-        rows = sorted(t.lines, key=lambda x: (-x.own_of(t.samples), -x.share))[:TOP_ROWS]
-        where = [f"{Path(ln.file).name}:{ln.line}" for ln in rows]
+        hot = sorted(t.lines, key=lambda x: (-x.own_of(t.samples), -x.share))[:TOP_ROWS]
+        places = [f"{Path(ln.file).name}:{ln.line}" for ln in hot]
         lt = Table(box=None, pad_edge=False, header_style="bold dim")
         lt.add_column("own", justify="right", no_wrap=True, min_width=6)
         lt.add_column("total", justify="right", no_wrap=True, min_width=6)
-        lt.add_column("line", no_wrap=True, min_width=max(map(len, where)))
+        lt.add_column("line", no_wrap=True, min_width=max(map(len, places)))
         lt.add_column("source", overflow="ellipsis", no_wrap=True)
-        for ln, w in zip(rows, where, strict=True):
+        for ln, w in zip(hot, places, strict=True):
             lt.add_row(f"{ln.own_of(t.samples):6.1%}", f"{ln.share:6.1%}",
-                       f"[dim]{escape(w)}[/]", escape(ln.source))  # fmt: skip
+                       f"[dim]{markup(w)}[/]", markup(ln.source))  # fmt: skip
         c.print(lt)
 
 
 def _memory(r: Report, c: Console) -> None:
     m = r.memory
     if not m.available:
-        c.print(f"\n[bold]Memory[/]: [yellow]unavailable[/] — {escape(m.unavailable_reason)}")
+        c.print(f"\n[bold]Memory[/]: [yellow]unavailable[/] — {markup(m.unavailable_reason)}")
         return
     c.print(
         f"\n[bold]Memory[/] peak RSS {fmt_bytes(m.peak_rss)} at {fmt_s(m.peak_t)} "
-        f"[dim]({escape(m.peak_source)}; {len(m.timeline)} samples)[/]"
+        f"[dim]({markup(m.peak_source)}; {len(m.timeline)} samples)[/]"
     )
 
 
@@ -116,7 +133,7 @@ def _jit(r: Report, c: Console) -> None:
         tab.add_column(col, justify="left" if col == "function" else "right")
     for f in j.functions[:TOP_ROWS]:
         tab.add_row(fmt_s(f.compile_s), str(f.compiles), f"{f.cache_hits}/{f.cache_misses}",
-                    escape(f.function))  # fmt: skip
+                    markup(f.function))  # fmt: skip
     c.print(tab)
 
 
@@ -129,11 +146,11 @@ def _ranges(r: Report, c: Console) -> None:
     for col in ("total", "count", "mean", "range"):
         tab.add_column(col, justify="left" if col == "range" else "right")
     for s in r.ranges.stats[:TOP_ROWS]:
-        tab.add_row(fmt_s(s.total_s), f"{s.count:,}", fmt_s(s.mean_s), escape(s.name))
+        tab.add_row(fmt_s(s.total_s), f"{s.count:,}", fmt_s(s.mean_s), markup(s.name))
     c.print(tab)
     for e in still:
         c.print(
-            f"  [yellow]still inside[/] {escape(e.name)} [dim](entered at {fmt_s(e.start_t)}, "
+            f"  [yellow]still inside[/] {markup(e.name)} [dim](entered at {fmt_s(e.start_t)}, "
             f"open for {fmt_s(e.end_t - e.start_t)} when the program ended)[/]"
         )
 
@@ -145,24 +162,24 @@ def _numerics(r: Report, c: Console) -> None:
     c.print(f"\n[bold]Warnings[/] {n.total:,} raised")
     for w in n.warnings[:TOP_ROWS]:
         count = f"{w.count:,}" + ("+" if w.capped else "")
-        c.print(f"  [yellow]{count:>8}×[/] {escape(w.category)}: {escape(w.message)} "
-                f"[dim]{escape(short_path(w.file))}:{w.line}[/]")  # fmt: skip
+        c.print(f"  [yellow]{count:>8}×[/] {markup(w.category)}: {markup(_clip(w.message))} "
+                f"[dim]{markup(short_path(w.file))}:{w.line}[/]")  # fmt: skip
 
 
 def _exception_and_stacks(r: Report, c: Console) -> None:
     exc = r.outcome.exception
     if exc is not None:
-        c.print(f"\n[bold red]{escape(exc.type)}[/]: {escape(exc.message)} "
-                f"[dim]at {escape(short_path(exc.file))}:{exc.line} in {escape(exc.function)}[/]")  # fmt: skip
+        c.print(f"\n[bold red]{markup(exc.type)}[/]: {markup(_clip(exc.message))} "
+                f"[dim]at {markup(short_path(exc.file))}:{exc.line} in {markup(exc.function)}[/]")  # fmt: skip
     s = r.stacks
     if s is None:
         return
-    head = f"\n[bold]Stacks[/] ({escape(s.reason or s.source)})"
+    head = f"\n[bold]Stacks[/] ({markup(s.reason or s.source)})"
     if not s.available:
-        c.print(f"{head}: [yellow]{escape(s.unavailable_reason)}[/]")
+        c.print(f"{head}: [yellow]{markup(s.unavailable_reason)}[/]")
         return
     c.print(head)
     for th in s.threads:
-        c.print(f"  thread {th.thread_id} [bold]{escape(th.name)}[/]")
+        c.print(f"  thread {th.thread_id} [bold]{markup(th.name)}[/]")
         for fr in th.frames[:15]:
-            c.print(f"    {escape(fr.function)} [dim]{escape(short_path(fr.file))}:{fr.line}[/]")
+            c.print(f"    {markup(fr.function)} [dim]{markup(short_path(fr.file))}:{fr.line}[/]")

@@ -22,6 +22,11 @@ def render_dump(result: DumpResult) -> None:
         if i:
             click.echo()
         _process(proc, result.repeat)
+    if result.interrupted:
+        click.echo(
+            click.style("interrupted", fg="yellow", bold=True)
+            + f" (Ctrl-C) after {result.rounds} of {result.repeat} dumps"
+        )
     for note in result.notes:
         click.echo(click.style("note: ", fg="yellow") + note)
 

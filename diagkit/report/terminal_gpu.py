@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from diagkit.report.gpu_model import GpuRange, GpuSection, GpuTransfer
+from diagkit.report.text import clip, markup
 from diagkit.report.units import fmt_bytes
 
 TOP_KERNELS = 15
 TOP_RANGES = 20
 NAME_WIDTH = 60
+NOTE_CHARS = 2000  # a note can quote a program's text; report.json keeps it whole
+NOTE_LINES = 20
 
 
 def fmt_dur(s: float) -> str:
@@ -39,20 +41,20 @@ def _short(name: str, width: int = NAME_WIDTH) -> str:
 def render_gpu(section: GpuSection, console: Console) -> None:
     """Print the section; every part is skipped when it has nothing to show."""
     c, s = console, section
-    detail = f" [dim]({escape(s.source_detail)})[/]" if s.source_detail else ""
-    c.print(f"\n[bold]GPU[/] source: [bold]{escape(s.source or 'unknown')}[/]{detail}")
+    detail = f" [dim]({markup(s.source_detail)})[/]" if s.source_detail else ""
+    c.print(f"\n[bold]GPU[/] source: [bold]{markup(s.source or 'unknown')}[/]{detail}")
     if not s.available:
-        c.print(f"  [bold red]not traced[/]: {escape(s.unavailable_reason)}")
+        c.print(f"  [bold red]not traced[/]: {markup(s.unavailable_reason)}")
     if s.gpu_status:
         style = "bold yellow" if s.gpu_found is False else "dim"
-        c.print(f"  [{style}]{escape(s.gpu_status)}[/]")
+        c.print(f"  [{style}]{markup(s.gpu_status)}[/]")
     for d in s.devices:
-        cc = f", compute {d.compute_capability}" if d.compute_capability else ""
+        cc = f", compute {markup(d.compute_capability)}" if d.compute_capability else ""
         mem = f", {fmt_bytes(d.memory_bytes)}" if d.memory_bytes else ""
-        c.print(f"  device {d.id}: {escape(d.name)}{cc}{mem}")
+        c.print(f"  device {d.id}: {markup(d.name)}{cc}{mem}")
     _headline(s, c)
     for w in s.warnings:
-        c.print(f"  [bold yellow]![/] {escape(w.message)}")
+        c.print(f"  [bold yellow]![/] {markup(w.message)}")
     _kernels(s, c)
     _copies(s, c)
     _ranges(s, c)
@@ -64,9 +66,9 @@ def render_gpu(section: GpuSection, console: Console) -> None:
             f"peak held {fmt_bytes(m.pool_total_peak_bytes)} [dim]({m.samples} samples)[/]"
         )
     for note in s.notes:
-        c.print(f"  [yellow]note:[/] {escape(note)}")
+        c.print(f"  [yellow]note:[/] {markup(clip(note, NOTE_CHARS, NOTE_LINES))}")
     if s.cannot_see:
-        c.print("  [dim]This source cannot see: " + escape("; ".join(s.cannot_see)) + "[/]")
+        c.print("  [dim]This source cannot see: " + markup("; ".join(s.cannot_see)) + "[/]")
 
 
 def _headline(s: GpuSection, c: Console) -> None:
@@ -100,7 +102,7 @@ def _kernels(s: GpuSection, c: Console) -> None:
     for k in s.kernels[:TOP_KERNELS]:
         t = k.time
         tab.add_row(f"{k.share:6.1%}", fmt_dur(t.total_s), f"{t.count:,}", fmt_dur(t.mean_s),
-                    fmt_dur(t.min_s), fmt_dur(t.max_s), escape(_short(k.name)))  # fmt: skip
+                    fmt_dur(t.min_s), fmt_dur(t.max_s), markup(_short(k.name)))  # fmt: skip
     c.print(tab)
     if len(s.kernels) > TOP_KERNELS:
         c.print(f"  [dim]… {len(s.kernels) - TOP_KERNELS} more in report.json[/]")
@@ -115,10 +117,10 @@ def _copies(s: GpuSection, c: Console) -> None:
     c.print(f"\n[bold]Copies and memsets[/]{note}")
     tab = _table("count", "bytes", "mean size", "time", "GB/s", "host memory", "direction")
     for t in rows:
-        mem = ", ".join(f"{k} {v:,}" for k, v in sorted(t.host_memory.items()))
+        mem = markup(", ".join(f"{k} {v:,}" for k, v in sorted(t.host_memory.items())))
         rate = f"{t.bytes_per_s / 1e9:.2f}" if t.bytes_per_s else ""
         tab.add_row(f"{t.time.count:,}", fmt_bytes(t.bytes.total), fmt_bytes(t.bytes.mean),
-                    fmt_dur(t.time.total_s), rate, mem, escape(t.operation))  # fmt: skip
+                    fmt_dur(t.time.total_s), rate, mem, markup(t.operation))  # fmt: skip
     c.print(tab)
 
 
@@ -132,7 +134,7 @@ def _work(r: GpuRange) -> str:
         parts.append(f"{r.copy_count:,} copies {fmt_bytes(r.copy_bytes)} {fmt_dur(r.copy_s)}")
     if r.gpu_span is not None:
         parts.append(f"GPU span {fmt_dur(r.gpu_span.total_s)}")
-    return escape("; ".join(parts)) if parts else "[dim]–[/]"
+    return markup("; ".join(parts)) if parts else "[dim]–[/]"
 
 
 def _ranges(s: GpuSection, c: Console) -> None:
@@ -144,7 +146,7 @@ def _ranges(s: GpuSection, c: Console) -> None:
     tab = _table("total", "count", "mean", "range", *([] if host_only else ["GPU work"]))
     for r in s.ranges[:TOP_RANGES]:
         cells = [fmt_dur(r.time.total_s), f"{r.time.count:,}", fmt_dur(r.time.mean_s),
-                 escape(_short(r.name, 40))]  # fmt: skip
+                 markup(_short(r.name, 40))]  # fmt: skip
         tab.add_row(*cells, *([] if host_only else [_work(r)]))
     if s.outside_ranges is not None and not host_only:
         tab.add_row("", "", "", "[dim](no range open)[/]", _work(s.outside_ranges))
@@ -165,5 +167,5 @@ def _idle(s: GpuSection, c: Console) -> None:
         f"and last activity, {fmt_dur(i.first_activity_t)} – {fmt_dur(i.last_activity_t)})[/]"
     )
     for g in i.gaps[:5]:
-        during = f" during [bold]{escape(g.during)}[/]" if g.during else ""
+        during = f" during [bold]{markup(g.during)}[/]" if g.during else ""
         c.print(f"  gap {fmt_dur(g.seconds):>10} at {fmt_dur(g.start_t)}{during}")

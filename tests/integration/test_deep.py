@@ -23,6 +23,7 @@ class Acc:
         total = 0
         for j in range(k):
             total += j * j % 7
+        total += 0 * sum(range(2_000_000))  # native time: the method is sampled in a short run
         return total
 
 def main():
@@ -203,8 +204,9 @@ UNSEEDED = """
 import os, sys
 
 def slow_path():
+    # Long enough that the tracers' own start-up (~0.3 s of CPU) stays far below half of it.
     s = 0
-    for i in range(15_000_000):
+    for i in range(30_000_000):
         s += i % 3
     return s
 

@@ -76,7 +76,9 @@ def test_process_started_by_diag_profile_is_dumped_through_faulthandler(tmp_path
     try:
         assert runner.stdout is not None and runner.stdout.readline() == "ready\n"
         boot = next(
-            c for c in psutil.Process(runner.pid).children() if "diagkit._bootstrap" in c.cmdline()
+            c
+            for c in psutil.Process(runner.pid).children()
+            if any(a.endswith("_bootstrap_main.py") for a in c.cmdline())
         )
         _refused(boot.pid)
         out = _dump(boot.pid, "--repeat", "2", "--interval", "0.2")

@@ -163,4 +163,4 @@ def test_report_validates_against_the_published_schema(tmp_path, script):
     run = run_diag(["profile", str(target)], cwd=tmp_path)
     schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
     jsonschema.validate(run.raw, schema)
-    assert run.raw["schema_version"] == "1.0"
+    assert run.raw["schema_version"] == "1.1"

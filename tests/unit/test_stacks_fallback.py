@@ -17,15 +17,19 @@ from diagkit.collectors.stacks import faulthandler_dump, parse_faulthandler
 PREPARED = """
 import faulthandler, os, sys, threading, time
 from diagkit import stackfile
-path = stackfile.path_for(os.getpid())
-path.parent.mkdir(mode=0o700, exist_ok=True)
-fh = open(path, "w")
-faulthandler.register(stackfile.SIGNAL, file=fh, all_threads=True, chain=False)
-def parked():
+fd = stackfile.create(os.getpid())
+stackfile.write_header(fd)
+faulthandler.register(stackfile.SIGNAL, file=fd, all_threads=True, chain=False)
+in_place = threading.Event()
+def parked(main=False):
+    if main:
+        in_place.wait()
+        print("ready", flush=True)  # both threads are in parked from here on
+    else:
+        in_place.set()
     time.sleep(60)
 threading.Thread(target=parked, daemon=True).start()
-print("ready", flush=True)
-parked()
+parked(main=True)
 """
 
 
@@ -39,8 +43,7 @@ def test_a_process_that_does_not_catch_the_signal_is_never_sent_it():
     proc = _start("import time; print('ready', flush=True); time.sleep(60)")
     path = stackfile.path_for(proc.pid)
     try:
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        path.write_text("")  # as if a killed run had left it for this pid
+        os.close(stackfile.create(proc.pid))  # as if a killed run had left it for this pid
         sec = faulthandler_dump(proc.pid, wait=0.3)
         assert not sec.available and "does not handle" in sec.unavailable_reason
         time.sleep(0.1)

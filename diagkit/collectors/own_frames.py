@@ -1,0 +1,71 @@
+"""Where diag's own frames end and the program's begin, in any stack (sampled or dumped).
+
+A process started by ``diag profile`` runs runpy (``python -m``) -> the bootstrap
+-> ``run_program`` -> the program (directly, or through runpy for ``-m``). Its
+main thread's stacks are cut at ``run_program``; a stack of the bootstrap that
+never reached it is diag's own start-up or exit work. ``py-spy --subprocesses``
+puts a ``process N:"command"`` frame per process above each stack: the process is
+a grouping (the profile's name says it), never a function.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+
+OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BOOTSTRAP = OWN_DIR + os.sep + "_bootstrap"
+_PROCESS_FRAME = re.compile(r"process \d+:")
+
+
+def is_bootstrap(file: str) -> bool:
+    return file.startswith(_BOOTSTRAP)
+
+
+def is_diagkit(file: str) -> bool:
+    return file.startswith(OWN_DIR + os.sep)
+
+
+def is_runpy(file: str) -> bool:
+    return file.endswith(("runpy.py", "<frozen runpy>"))
+
+
+def is_process_frame(name: str, file: str) -> bool:
+    return not file and bool(_PROCESS_FRAME.match(name))
+
+
+def _is_native(file: str) -> bool:
+    # py-spy --native names a shared object or nothing; Python frames are .py or <frozen ...>.
+    return not file.endswith(".py") and not file.startswith("<")
+
+
+def program_start(frames: Sequence[tuple[str, str]]) -> int | None:
+    """``frames``: (function, file), root first. The index of the program's outermost
+    frame (``len(frames)`` when the program has none yet), or None for a stack that is
+    diag's own work."""
+    first = 0
+    while first < len(frames) and is_process_frame(*frames[first]):
+        first += 1
+    i, booted, through_runpy = first, False, False
+    while i < len(frames):
+        name, file = frames[i]
+        if is_bootstrap(file):
+            booted = True
+            if name == "run_program":
+                i += 1
+                # What run_program calls on its way to the program: runpy for -m, exec.
+                while i < len(frames) and (is_runpy(frames[i][1]) or _is_native(frames[i][1])):
+                    i += 1
+                return i
+        elif is_runpy(file):
+            through_runpy = True
+        elif not _is_native(file):
+            break
+        i += 1
+    if booted:
+        return None  # the bootstrap before or after the program: starting, or flushing at exit
+    if i < len(frames) and is_diagkit(frames[i][1]):
+        return None  # an in-process collector's own work (its atexit flush)
+    # ``python -m`` without diag: runpy's frames are the interpreter's, not the program's.
+    return i if through_runpy else first

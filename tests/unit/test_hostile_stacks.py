@@ -1,0 +1,164 @@
+"""Where diag's frames end in a stack, and one thread's ids across py-spy and faulthandler.
+
+The stacks are shaped as py-spy writes them (``--subprocesses`` puts one
+``process N:"command"`` frame per process above each stack); the thread ids come
+from a real process read both ways at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from diagkit.collectors import own_frames
+from diagkit.collectors.ptrace_access import may_ptrace, tracers
+from diagkit.collectors.py_spy_dump import py_spy_dump
+from diagkit.collectors.sampled_time import program_frames, time_section
+from diagkit.collectors.stacks import native_thread_ids, parse_faulthandler
+
+BOOT = os.path.join(own_frames.OWN_DIR, "_bootstrap.py")
+BOOT_MAIN = os.path.join(own_frames.OWN_DIR, "_bootstrap_main.py")
+USER = "/u/est.py"
+
+
+def fr(name: str, file: str, line: int = 1) -> dict:
+    return {"name": name, "file": file, "line": line}
+
+
+PROC = fr('process 41:"python -m diagkit._bootstrap script est.py"', "", 0)
+CHILD = fr('process 42:"python -m diagkit._bootstrap script est.py"', "", 0)
+PREFIX = [fr("<module>", BOOT_MAIN), fr("main", BOOT), fr("run_program", BOOT)]
+
+
+def names(frames: list[dict]) -> list[str]:
+    return [f["name"] for f in frames]
+
+
+def test_process_frames_and_the_bootstrap_are_cut_from_every_process():
+    program = [fr("<module>", USER), fr("fit", USER, 12)]
+    assert names(program_frames([PROC, *PREFIX, *program])) == ["<module>", "fit"]
+    # A worker's stack sits under its parent's process frame and its own.
+    assert names(program_frames([PROC, CHILD, *PREFIX, *program])) == ["<module>", "fit"]
+    thread = [fr("Thread._bootstrap", "/usr/lib/python3.11/threading.py"), fr("work", USER)]
+    assert names(program_frames([PROC, *thread])) == ["Thread._bootstrap", "work"]
+    assert program_frames([PROC]) == []  # a thread with no Python frame: nothing of anyone's
+    # diag's exit work, in any process: the bootstrap without run_program, a collector's flush.
+    assert program_frames([PROC, fr("<module>", BOOT_MAIN), fr("_Run.finish", BOOT)]) == []
+    collector = fr("RangeRecorder.finish", os.path.join(own_frames.OWN_DIR, "inproc", "ranges.py"))
+    assert program_frames([PROC, collector]) == []
+
+
+def test_run_module_and_native_frames_between_diag_and_the_program_are_diags():
+    runpy = [fr("run_module", "<frozen runpy>"), fr("_run_code", "<frozen runpy>")]
+    native = [fr("_start", "/usr/bin/python3.11", 0), fr("Py_RunMain", "libpython3.11.so", 0)]
+    exec_ = fr("builtin_exec", "libpython3.11.so", 0)
+    stack = [*native, *PREFIX, *runpy, exec_, fr("<module>", "/u/pkg/__main__.py"), fr("fit", USER)]
+    assert names(program_frames(stack)) == ["<module>", "fit"]
+    # The program's own native calls stay.
+    deep = [*PREFIX, fr("<module>", USER), fr("dgemm_", "libblas.so", 0)]
+    assert names(program_frames(deep)) == ["<module>", "dgemm_"]
+
+
+def test_python_dash_m_without_diag_keeps_the_program():
+    """An attached ``python -m pkg``: runpy is the interpreter's, the rest is the program."""
+    runpy = [fr("_run_module_as_main", "<frozen runpy>"), fr("_run_code", "<frozen runpy>")]
+    stack = [*runpy, fr("<module>", "/u/pkg/__main__.py"), fr("fit", USER)]
+    assert names(program_frames(stack)) == ["<module>", "fit"]
+
+
+def test_the_function_table_of_a_subprocesses_run_has_no_process_or_diag_rows():
+    frames = [
+        PROC,
+        CHILD,
+        *PREFIX,
+        fr("<module>", USER),
+        fr("burn", USER, 3),
+        fr("_Run.finish", BOOT),
+    ]
+    doc = {
+        "shared": {"frames": frames},
+        "profiles": [
+            # parent: 2 samples in <module>, 3 with no Python frame; worker: 5 in burn
+            {"name": 'Process 41 Thread 41 "MainThread"', "samples": [[0, 2, 3, 4, 5]] * 2 + [[0]] * 3},
+            {"name": 'Process 42 Thread 42 "MainThread"', "samples": [[0, 1, 2, 3, 4, 5, 6]] * 5},
+            {"name": 'Process 41 Thread 41 "MainThread"', "samples": [[0, 2, 7]] * 4},
+        ],
+    }  # fmt: skip
+    sec = time_section(doc, rate=100, sampled_s=0.2, source="t")
+    assert sec.samples == 7
+    rows = {f.name: f for f in sec.functions}
+    assert set(rows) == {"<module>", "burn"}
+    assert rows["burn"].own_share == pytest.approx(5 / 7) and rows["<module>"].total_samples == 7
+    assert [t.thread for t in sec.threads][:2] == [
+        'Process 41 Thread 41 "MainThread"',
+        'Process 42 Thread 42 "MainThread"',
+    ]
+
+
+PARKED = """
+import faulthandler, signal, sys, threading, time
+fh = open(sys.argv[1], "w")
+faulthandler.register(signal.SIGUSR2, file=fh, all_threads=True, chain=False)
+def parked():
+    time.sleep(60)
+for _ in range(int(sys.argv[2]) - 1):
+    threading.Thread(target=parked, name="worker", daemon=True).start()
+print("ready", flush=True)
+parked()
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_faulthandler_threads_take_the_ids_py_spy_gives_the_same_threads(tmp_path, threads):
+    stacks = tmp_path / "stacks.txt"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(PARKED), str(stacks), str(threads)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        idents: dict[int, int] = {}
+        seen = py_spy_dump(proc.pid, idents=idents)
+        assert seen.available, seen.unavailable_reason
+        tasks = sorted(int(t) for t in os.listdir(f"/proc/{proc.pid}/task"))
+        assert sorted(th.thread_id for th in seen.threads) == tasks and len(tasks) == threads
+        os.kill(proc.pid, signal.SIGUSR2)
+        deadline = time.monotonic() + 10
+        while stacks.read_text().count("in <module>") < 1:  # the main thread comes last
+            assert time.monotonic() < deadline, stacks.read_text()
+            time.sleep(0.01)
+        fallback = parse_faulthandler(stacks.read_text())
+        assert len(fallback) == threads
+        assert not set(th.thread_id for th in fallback) & set(tasks)  # pthread ids, not tids
+        # Without py-spy's word, only a lone thread maps; with it, every one does.
+        alone = parse_faulthandler(stacks.read_text())
+        native_thread_ids(alone, {}, tasks, proc.pid)
+        assert sorted(th.thread_id for th in alone) == (
+            tasks if threads == 1 else sorted(th.thread_id for th in fallback)
+        )
+        native_thread_ids(fallback, idents, tasks, proc.pid)
+        assert sorted(th.thread_id for th in fallback) == tasks
+        main = next(th for th in fallback if th.thread_id == proc.pid)
+        assert main.name == "MainThread" and main.frames[0].function == "parked"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_ptrace_access_is_asked_without_touching_the_process():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert may_ptrace(proc.pid) is True and tracers(proc.pid) == []
+        state = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(") ")[2][0]
+        assert state in "RS"  # not stopped
+    finally:
+        proc.kill()
+        proc.wait()
+    assert may_ptrace(proc.pid) is None  # gone: it refused nothing
