@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from itertools import pairwise
 
 import psutil
 
@@ -74,7 +75,8 @@ def gone(proc: psutil.Process) -> bool:
 
 def find_by_name(pattern: str) -> tuple[list[psutil.Process], list[psutil.Process]]:
     """Processes whose command line matches ``pattern`` (a regular expression, like ``pgrep -f``):
-    (Python processes, other matches). diag itself and its own children are never matched."""
+    (Python processes, other matches). Never diag itself, its children, another run's diag
+    process or the helpers it started (py-spy): only the programs diag runs."""
     try:
         rx = re.compile(pattern)
     except re.error as exc:
@@ -82,16 +84,37 @@ def find_by_name(pattern: str) -> tuple[list[psutil.Process], list[psutil.Proces
     own = {os.getpid()}
     with contextlib.suppress(psutil.Error):
         own.update(c.pid for c in psutil.Process().children(recursive=True))
+    procs = [
+        p
+        for p in psutil.process_iter(["cmdline", "name", "status", "ppid"])
+        if p.pid not in own and p.info["status"] != psutil.STATUS_ZOMBIE
+    ]
+    diags = {p.pid for p in procs if is_diag_command(p.info["cmdline"] or [])}
     pythons: list[psutil.Process] = []
     others: list[psutil.Process] = []
-    for proc in psutil.process_iter(["cmdline", "name", "status"]):
-        if proc.pid in own or proc.info["status"] == psutil.STATUS_ZOMBIE:
+    for proc in procs:
+        words = proc.info["cmdline"] or []
+        if proc.pid in diags or (proc.info["ppid"] in diags and not is_diag_target(words)):
             continue
-        cmd = " ".join(proc.info["cmdline"] or []) or (proc.info["name"] or "")
+        cmd = " ".join(words) or (proc.info["name"] or "")
         if not rx.search(cmd):
             continue
         (others if is_python(proc) is False else pythons).append(proc)
     return pythons, others
+
+
+def is_diag_command(words: list[str]) -> bool:
+    """A ``diag`` command line: the console script (``[python] .../diag ...``) or
+    ``python -m diagkit.cli``."""
+    head = words[:3]
+    if any(os.path.basename(w) == "diag" for w in head[:2]):
+        return True
+    return any(w == "-m" and nxt in ("diagkit", "diagkit.cli") for w, nxt in pairwise(head))
+
+
+def is_diag_target(words: list[str]) -> bool:
+    """The program a diag run started (through the bootstrap), which is the user's."""
+    return any(w.endswith(os.sep + "_bootstrap_main.py") for w in words[:3])
 
 
 def python_descendants(proc: psutil.Process) -> list[psutil.Process]:

@@ -103,7 +103,13 @@ def _run(
             python=sys.executable,
             pid=child.pid,
         ),
-        outcome=_outcome(child, inproc.exception, ending, max(0, child.end_ns - inproc_t0) / 1e9),
+        outcome=_outcome(
+            child,
+            inproc.exception,
+            ending,
+            max(0, child.end_ns - inproc_t0) / 1e9,
+            _start_cpu(events),
+        ),
         jit=inproc.jit,
         numerics=inproc.numerics,
         ranges=inproc.ranges,
@@ -160,6 +166,15 @@ def _start_ns(events: list[dict[str, object]]) -> int | None:
     return None
 
 
+def _start_cpu(events: list[dict[str, object]]) -> tuple[float, float]:
+    """User and system CPU seconds the target had used when the program's first line ran."""
+    for ev in events:
+        cpu = ev.get("cpu")
+        if ev.get("k") == "start" and isinstance(cpu, list) and len(cpu) == 2:
+            return float(cpu[0]), float(cpu[1])
+    return 0.0, 0.0
+
+
 @dataclass
 class _Ending:
     timed_out: bool = False
@@ -189,11 +204,14 @@ def _watch(
     return ending
 
 
-def _outcome(child: Child, exc: ExceptionInfo | None, ending: _Ending, wall: float) -> Outcome:
+def _outcome(
+    child: Child, exc: ExceptionInfo | None, ending: _Ending, wall: float,
+    cpu0: tuple[float, float] = (0.0, 0.0),
+) -> Outcome:  # fmt: skip
     status = child.status or 0
     out = Outcome(
-        kind="exit", wall_s=wall, cpu_user_s=child.cpu_user, cpu_system_s=child.cpu_system,
-        exception=exc,
+        kind="exit", wall_s=wall, cpu_user_s=max(0.0, child.cpu_user - cpu0[0]),
+        cpu_system_s=max(0.0, child.cpu_system - cpu0[1]), exception=exc,
     )  # fmt: skip
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 import diagkit
-from estimator_core.backends.dispatch import get_backend
+from estimator_core.backends.dispatch import current_backend, get_backend
 from estimator_core.bootstrap import (
     ZERO_SE,
     multiplier_bootstrap,
@@ -71,7 +71,8 @@ def aggte(
     ``att_gt``; the default seed is the att_gt seed plus one, so an aggregation
     is reproducible whenever the estimate is. ``balance_e`` keeps only cohorts
     observed for that many periods after treatment; ``min_e`` / ``max_e``
-    limit event times.
+    limit event times. ``backend=None`` follows :func:`use_backend` when a block
+    names one, else bootstraps on the backend the estimate ran on.
     """
     if type not in TYPES:
         raise ValueError(f"type must be one of {TYPES}, got {type!r}")
@@ -96,7 +97,7 @@ def aggte(
                 columns,
                 biters=biters,
                 seed=seed,
-                backend=get_backend(backend),
+                backend=get_backend(_bootstrap_backend(backend, result)),
                 weights=result.boot_weights,
                 alpha=alpha,
             )
@@ -129,6 +130,16 @@ def aggte(
         est_method=result.est_method,
         anticipation=result.anticipation,
     )
+
+
+def _bootstrap_backend(backend: str | None, result: ATTgtResult) -> str:
+    # "auto" would pick Numba for an estimate the caller ran on NumPy, and compiling the
+    # bootstrap kernel costs seconds the caller chose not to spend; every backend draws the
+    # same weights and their sums agree to rounding, so following the estimate costs nothing.
+    if backend is not None:
+        return backend
+    chosen = current_backend()
+    return result.backend if chosen == "auto" else chosen
 
 
 def _checked_band(crit: float, alpha: float) -> tuple[float, bool]:

@@ -6,11 +6,15 @@ estimation, bootstrap, aggregation) as a named range.
 
     python scripts/demo_estimator.py
     python scripts/demo_estimator.py --backend numba --covariates --units 500000
+
+``DEMO_ESTIMATOR_UNITS`` in the environment changes the default size, so that a command
+written for the full demo can be run small (the test that runs the guide's commands does).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -20,7 +24,8 @@ import estimator_core as ec
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Simulate, estimate and aggregate a staggered DiD.")
-    p.add_argument("--units", type=int, default=200_000, help="number of units (default 200000)")
+    units = int(os.environ.get("DEMO_ESTIMATOR_UNITS", "200000"))
+    p.add_argument("--units", type=int, default=units, help=f"number of units (default {units})")
     p.add_argument("--periods", type=int, default=10, help="number of periods (default 10)")
     p.add_argument(
         "--backend", default="numpy", choices=ec.backends.BACKEND_NAMES, help="array backend"

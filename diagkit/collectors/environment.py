@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from diagkit.report.model import EnvironmentSection, PackageInfo
 from diagkit.threads import start_daemon
 
-ALWAYS = ("numpy", "numba", "cupy", "diagkit")
+# diag's own version is in every report; any other package only when the program imported it.
+ALWAYS = ("diagkit",)
 _VAR_PREFIXES = ("NUMBA_", "CUDA_", "CUPY_", "NVIDIA_", "OMP_", "MKL_", "OPENBLAS_", "NVTX_")
 _VARS = (
     "PYTHONPATH",
@@ -85,7 +86,7 @@ def environment_section(
     )
     dists = (index or DistributionIndex()).get()
     wanted: dict[str, list[str]] = {}
-    files: dict[str, str] = {}
+    files: dict[str, list[str]] = {}
     names = dict.fromkeys([*ALWAYS, *sorted(modules or {})])
     for mod in names:
         if mod in sys.stdlib_module_names:
@@ -93,7 +94,7 @@ def environment_section(
         for dist in dists.get(mod, [mod] if mod in ALWAYS else []):
             wanted.setdefault(dist, []).append(mod)
             if modules and mod in modules:
-                files[dist] = modules[mod]
+                files.setdefault(dist, []).append(modules[mod])
     for dist, mods in wanted.items():
         info = _package(dist, mods, files.get(dist))
         if info is not None:
@@ -103,7 +104,13 @@ def environment_section(
     return sec
 
 
-def _package(dist: str, mods: list[str], module_file: str | None) -> PackageInfo | None:
+def _import_root(module_file: str) -> str:
+    """The folder a top-level module was imported from (a package's parent folder)."""
+    folder = os.path.dirname(module_file)
+    return os.path.dirname(folder) if os.path.basename(module_file) == "__init__.py" else folder
+
+
+def _package(dist: str, mods: list[str], module_files: list[str] | None) -> PackageInfo | None:
     try:
         d = md.distribution(dist)
     except md.PackageNotFoundError:
@@ -117,11 +124,17 @@ def _package(dist: str, mods: list[str], module_file: str | None) -> PackageInfo
             editable = bool(json.loads(direct).get("dir_info", {}).get("editable"))
     except (OSError, ValueError):
         pass
-    location = os.path.dirname(module_file) if module_file else str(d.locate_file(""))
+    # One distribution may hold several top-level packages (diagkit and estimator_core here):
+    # its location is the folder they were imported from, not one of the packages.
+    roots = [_import_root(f) for f in module_files or []]
+    try:
+        location = os.path.commonpath(roots) if roots else str(d.locate_file(""))
+    except ValueError:  # relative and absolute paths mixed
+        location = roots[0]
     return PackageInfo(
         name=d.metadata["Name"] or dist,
         version=d.version,
         location=location,
         editable=editable,
-        modules=[m for m in mods if module_file is not None or m in ALWAYS],
+        modules=[m for m in mods if module_files is not None or m in ALWAYS],
     )

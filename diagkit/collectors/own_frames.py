@@ -5,7 +5,9 @@ A process started by ``diag profile`` runs runpy (``python -m``) -> the bootstra
 main thread's stacks are cut at ``run_program``; a stack of the bootstrap that
 never reached it is diag's own start-up or exit work. ``py-spy --subprocesses``
 puts a ``process N:"command"`` frame per process above each stack: the process is
-a grouping (the profile's name says it), never a function.
+a grouping (the profile's name says it), never a function. The bootstrap's signal
+handler (``_on_sigterm`` -> ``_Run.finish``) runs on top of whatever line the program
+was on: a stack is cut below it, so the sample counts for that line, not for diag.
 """
 
 from __future__ import annotations
@@ -69,3 +71,12 @@ def program_start(frames: Sequence[tuple[str, str]]) -> int | None:
         return None  # an in-process collector's own work (its atexit flush)
     # ``python -m`` without diag: runpy's frames are the interpreter's, not the program's.
     return i if through_runpy else first
+
+
+def program_end(frames: Sequence[tuple[str, str]], start: int) -> int:
+    """Where the program's part of a stack that starts at ``start`` ends: below the first
+    bootstrap frame above it (a handler diag installed, interrupting the program)."""
+    for i in range(start, len(frames)):
+        if is_bootstrap(frames[i][1]):
+            return i
+    return len(frames)

@@ -8,11 +8,15 @@ import linecache
 import os
 import sysconfig
 from collections import Counter, defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from diagkit.collectors.own_frames import is_diagkit, program_start
+from diagkit.collectors.idle_frames import is_waiting
+from diagkit.collectors.own_frames import is_diagkit, program_end, program_start
 from diagkit.collectors.sampler import SamplerResult, find_py_spy, py_spy_version
 from diagkit.report.model import FunctionTime, LineTime, ThreadTime, TimeSection
+
+if TYPE_CHECKING:
+    from diagkit.report.model import Report
 
 _LIB_DIRS = tuple(
     os.path.realpath(p) + os.sep
@@ -41,10 +45,12 @@ def program_frames(frs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The program's part of a stack (root first, a suffix of it), or [] for diag's own work.
 
     The same cut as every stacks section (see ``own_frames``): at the bootstrap's
-    ``run_program``, and below py-spy's per-process frames.
+    ``run_program``, and below py-spy's per-process frames; diag's signal handler on
+    top of the program is cut off.
     """
-    start = program_start([(fr.get("name") or "", fr.get("file") or "") for fr in frs])
-    return [] if start is None else frs[start:]
+    named = [(fr.get("name") or "", fr.get("file") or "") for fr in frs]
+    start = program_start(named)
+    return [] if start is None else frs[start : program_end(named, start)]
 
 
 def weighted_samples(profile: dict[str, Any], rate: int) -> list[tuple[list[int], float]]:
@@ -58,9 +64,13 @@ def weighted_samples(profile: dict[str, Any], rate: int) -> list[tuple[list[int]
 
 
 def time_section(
-    speedscope: dict[str, Any], *, rate: int, sampled_s: float, source: str
+    speedscope: dict[str, Any], *, rate: int, sampled_s: float, source: str, idle: bool = True
 ) -> TimeSection:
-    """Counts say how many samples were taken; seconds and shares come from their weights."""
+    """Counts say how many samples were taken; seconds and shares come from their weights.
+
+    ``idle=False``: samples of a thread that was waiting (``idle_frames``) are dropped,
+    as py-spy meant to. Every share is of the samples kept, threads' shares included,
+    so none can pass 100%."""
     frames: list[dict[str, Any]] = speedscope["shared"]["frames"]
     profiles: list[dict[str, Any]] = speedscope.get("profiles", [])
     own: Counter[tuple[str, str]] = Counter()
@@ -73,15 +83,18 @@ def time_section(
     line_own_w: dict[tuple[str, str, int], float] = defaultdict(float)
     first_line: dict[tuple[str, str], int] = {}
     threads: list[tuple[str, int, float]] = []
-    n, weight = 0, 0.0
+    n, weight, waits = 0, 0.0, 0
     for prof in profiles:
-        stacks = weighted_samples(prof, rate)
-        threads.append((prof.get("name", "?"), len(stacks), sum(w for _, w in stacks)))
-        for stack, w in stacks:  # root first, leaf last
+        kept, kept_w = 0, 0.0
+        for stack, w in weighted_samples(prof, rate):  # root first, leaf last
             frs = program_frames([frames[i] for i in stack])
             if not frs:
                 continue
+            if not idle and is_waiting(frs, is_library_file):
+                waits += 1
+                continue
             n, weight = n + 1, weight + w
+            kept, kept_w = kept + 1, kept_w + w
             seen_f: set[tuple[str, str]] = set()
             seen_l: set[tuple[str, str, int]] = set()
             for fr in frs:
@@ -108,10 +121,16 @@ def time_section(
                 uk = (user["name"], user.get("file") or "", int(user.get("line") or 0))
                 line_own[uk] += 1
                 line_own_w[uk] += w
+        if kept:
+            threads.append((prof.get("name", "?"), kept, kept_w))
     sec = TimeSection(source=source, rate_hz=rate, samples=n, sampled_s=sampled_s)
     if n == 0:
         sec.available = False
-        sec.unavailable_reason = "no samples: the program ended before the first sample was taken"
+        sec.unavailable_reason = (
+            f"no samples of work: all {waits} samples were of threads waiting (--idle keeps them)"
+            if waits
+            else "no samples: the program ended before the first sample was taken"
+        )
         return sec
     sec.threads = [ThreadTime(name, c, w / weight) for name, c, w in threads]
     main = max((w for _, _, w in threads), default=0.0)
@@ -125,7 +144,7 @@ def time_section(
             name=k[0], file=k[1], line=first_line.get(k, 0),
             own_samples=own[k], total_samples=total[k], own_s=own_w[k], total_s=total_w[k],
             own_share=own_w[k] / weight, total_share=total_w[k] / weight,
-            kind="python" if k[1].endswith(".py") else "native",
+            kind="python" if k[1].endswith(".py") or k[1].startswith("<frozen ") else "native",
         )
         for k in keep
     ]  # fmt: skip
@@ -175,7 +194,7 @@ def section_from_sampler(
         rates = f"{rate} Hz for the first {slow_after_s:g} s, then {sampled.slow_rate} Hz"
     blocking = "nonblocking" if nonblocking else "blocking"
     source = f"py-spy {version} record, {rates}, {mode}{blocking}{how}"
-    sec = time_section(data, rate=rate, sampled_s=wall, source=source)
+    sec = time_section(data, rate=rate, sampled_s=wall, source=source, idle=idle)
     if sampled.slow_rate:
         sec.slow_rate_hz, sec.slow_after_s = sampled.slow_rate, slow_after_s
     elif sampled.slow_failed and wall > slow_after_s + 0.5:
@@ -192,3 +211,18 @@ def section_from_sampler(
         # fastest: those places are under-counted, not just noisier.
         sec.source += f"; {lost:.1%} of samples lost to stacks that changed mid-read"
     return sec
+
+
+def unsampled_children_note(report: Report) -> str | None:
+    """A run whose child processes did the work while only the parent was sampled: its
+    CPU time (which counts the children it waited for) far above what was sampled."""
+    cpu = report.outcome.cpu_user_s + report.outcome.cpu_system_s
+    had_children = any(p.children_rss for p in report.memory.timeline)
+    sampled = report.time.active_s if report.time.available else 0.0
+    if not had_children or cpu < 2 * sampled + 0.5:
+        return None
+    return (
+        f"the program's child processes were not sampled: it used {cpu:.1f} s of CPU, "
+        f"{sampled:.1f} s of it sampled in its own process; --subprocesses samples the "
+        "children too"
+    )

@@ -10,6 +10,7 @@ import click
 
 from diagkit.commands.common import REPORT_FILE, console, load_report
 from diagkit.commands.options import FiniteFloat, FolderPath
+from diagkit.report.code_paths import portable_argv
 from diagkit.report.diff import Change, DiffOptions, DiffResult, diff_reports
 from diagkit.report.model import Report
 
@@ -22,7 +23,8 @@ SHOWN = 25
 @click.argument("new", type=FolderPath(path_type=Path))
 @click.option("--fail-above", "fail_above", type=FiniteFloat(min=0), metavar="PCT",
               help="Exit with status 1 when anything got more than PCT percent slower or bigger "
-                   "(times: against the rest of the run, unless --wall).")  # fmt: skip
+                   "(times: against the rest of the run, unless --wall), or when a run on "
+                   "either side did not finish.")  # fmt: skip
 @click.option("--min-share", type=FiniteFloat(0, 100), default=2.0, show_default=True,
               metavar="PCT", help="Ignore entries under PCT percent of the base run (time, memory).")  # fmt: skip
 @click.option("--min-time", type=FiniteFloat(min=0), default=0.05, show_default=True,
@@ -53,7 +55,7 @@ def diff(
         min_share=min_share / 100, min_time=min_time, min_bytes=int(min_mib * 2**20), wall=wall
     )
     result = diff_reports(runs_a, runs_b, opts)
-    if rep_a.target.argv != rep_b.target.argv:
+    if portable_argv(rep_a.target) != portable_argv(rep_b.target):
         result.notes.append(
             f"the runs differ: {' '.join(rep_a.target.argv)!r} and {' '.join(rep_b.target.argv)!r}"
         )
@@ -62,6 +64,13 @@ def diff(
         click.echo(json.dumps(_as_json(base, new, opts, result, fail_above, over), indent=1))
     else:
         _print(base, new, rep_a, rep_b, result)
+    if fail_above is not None and result.unfinished:
+        click.echo(
+            f"diag: --fail-above {fail_above:g}% fails: the {result.unfinished[0]}"
+            + (f" (and {len(result.unfinished) - 1} more)" if len(result.unfinished) > 1 else ""),
+            err=True,
+        )
+        return EXIT_REGRESSION
     if over:
         worst = over[0]
         click.echo(
@@ -108,6 +117,10 @@ def _print(base: Path, new: Path, a: Report, b: Report, result: DiffResult) -> N
 
     con = console()
     con.rule(f"[bold]diag diff[/] {escape(str(base))} → {escape(str(new))}")
+    for run in result.unfinished:
+        con.print(
+            f"[bold red]not comparable:[/] the {escape(run)}: its times are of work cut short"
+        )
     oa, ob = a.outcome, b.outcome
     con.print(
         f"wall {fmt_s(oa.wall_s)} → {fmt_s(ob.wall_s)}   "
@@ -161,6 +174,7 @@ def _as_json(
         "improvements": [asdict(c) for c in result.improvements],
         "ignored": result.ignored,
         "notes": result.notes,
+        "unfinished": result.unfinished,
         "fail_above": fail_above,
         "failed": [asdict(c) for c in over],
     }

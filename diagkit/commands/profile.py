@@ -21,7 +21,52 @@ if TYPE_CHECKING:
     from diagkit.report.model import Report
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+class _ProgramCommand(click.Command):
+    """diag's options come first; from ``-m MODULE`` or ``SCRIPT`` on, every word is the
+    program's, as with ``python``: ``diag profile -m pytest -q`` passes ``-q`` to pytest."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ours, program = split_program_args(args, self._value_options())
+        return super().parse_args(ctx, [*ours, "--", *program] if program else ours)
+
+    def _value_options(self) -> set[str]:
+        return {
+            name
+            for p in self.params
+            if isinstance(p, click.Option) and not p.is_flag
+            for name in (*p.opts, *p.secondary_opts)
+        }
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[OPTIONS] SCRIPT [ARGS]...")
+        formatter.write_usage(ctx.command_path, "[OPTIONS] -m MODULE [ARGS]...", prefix="   or: ")
+
+
+def split_program_args(args: list[str], value_options: set[str]) -> tuple[list[str], list[str]]:
+    """(diag's words, the program's words): the program's start at the script, or right
+    after ``-m MODULE`` / ``-mMODULE``; a ``--`` before them only ends diag's options."""
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            return args[:i], args[i + 1 :]
+        cluster = word[1:].lstrip("q") if word[:1] == "-" and word[1:2] != "-" else ""
+        if cluster.startswith("m"):  # -m MODULE, -mMODULE, -qm MODULE
+            end = i + 2 if cluster == "m" else i + 1
+            return args[:end], args[end:]
+        if not word.startswith("-") or word == "-":
+            return args[:i], args[i:]
+        if word in value_options:
+            i += 2
+            continue
+        if word.startswith("--") or word in ("-q", "-h"):
+            i += 1  # a flag, --opt=value, or an unknown option click will name
+            continue
+        return args[:i], args[i:]  # combined or unknown short options: click reports them
+    return args, []
+
+
+@click.command(cls=_ProgramCommand, context_settings={"ignore_unknown_options": True})
 @click.option("-m", "module", metavar="MODULE", help="Run a module as `python -m MODULE` does.")
 @click.option(
     "--out",
@@ -56,7 +101,7 @@ if TYPE_CHECKING:
               help="--deep: trace with NUMBA_DISABLE_JIT=1, so jitted functions run as Python.")  # fmt: skip
 @click.option("--gpu", is_flag=True,
               help="Add the GPU section: kernels, copies and ranges, traced in-process.")  # fmt: skip
-@click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
+@click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
 def profile(
     module: str | None,
     out: Path | None,
@@ -76,7 +121,10 @@ def profile(
     gpu: bool,
     target_args: tuple[str, ...],
 ) -> int:
-    """Run SCRIPT (or -m MODULE) and report where its time and memory went."""
+    """Run SCRIPT (or -m MODULE) and report where its time and memory went.
+
+    Every word after SCRIPT or -m MODULE is the program's, as with python: put diag's
+    options before it."""
     deep_req = deep_request(deep, lines, memory_lines, no_jit, attach=pid is not None)
     # An explicit --rate holds throughout; by default the rate halves after the first seconds.
     rates = (rate, 0) if rate else (FAST_RATE, SLOW_RATE)
@@ -116,6 +164,12 @@ def profile(
     progress = Progress()
     try:
         report = run_profile(opts, on_tick=progress.tick, contribute=contribute, launch=launch)
+        if not subprocesses:
+            from diagkit.collectors.sampled_time import unsampled_children_note
+
+            note = unsampled_children_note(report)
+            if note:
+                report.notes.append(note)
         if deep_plan is not None:
             save_report(report, out_dir)  # the sampled pass is kept whatever the deep passes do
             deep_plan.run(report, opts, progress.tick)

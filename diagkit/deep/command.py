@@ -38,9 +38,12 @@ class DeepPlan:
     quiet: bool
 
     def run(self, report: Report, opts: ProfileOptions, on_tick: Tick) -> None:
+        """``on_tick`` is the sampled pass's progress; each deep pass says its own pace
+        instead (``deep.pace``), measured against the sampled pass."""
         from diagkit.deep.passes import run_deep
 
-        run_deep(report, opts, self.request, self.named, on_tick, self._say)
+        del on_tick
+        run_deep(report, opts, self.request, self.named, self._say)
 
     def _say(self, text: str) -> None:
         if not self.quiet:
@@ -48,10 +51,11 @@ class DeepPlan:
 
 
 def plan_deep(request: DeepRequest, kind: str, target: str, quiet: bool) -> DeepPlan:
-    """Resolve the named functions now: a name that does not resolve is one line, and the run goes on."""
+    """Resolve the named functions before the program runs: a name that does not resolve
+    would otherwise cost a whole sampled pass and two deep ones before anyone saw the typo."""
     from diagkit.deep.passes import resolve_names
 
     named = resolve_names(request, kind, target)
-    for problem in named.problems:
-        click.echo(f"diag: {problem}", err=True)
+    if named.problems:
+        raise DiagError("; ".join(named.problems), exit_code=2)
     return DeepPlan(request, named, quiet)

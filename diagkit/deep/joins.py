@@ -41,9 +41,23 @@ def fill_calls(time: TimeSection, stats: dict[PstatsKey, Any]) -> tuple[int, set
     return len(matched), matched
 
 
+def sampled_keys(speedscope: dict[str, Any] | None) -> set[PstatsKey] | None:
+    """The cProfile key of every user function in any sample (not only the tables' top ones)."""
+    if speedscope is None:
+        return None
+    out: set[PstatsKey] = set()
+    for fr in speedscope.get("shared", {}).get("frames", []):
+        file = fr.get("file") or ""
+        if is_user_file(file):
+            key = pstats_key_for(fr.get("name", ""), file, int(fr.get("line") or 0))
+            if key is not None:
+                out.add(key)
+    return out
+
+
 def divergence(
     sampled: Outcome, time: TimeSection, deep: Outcome, stats: dict[PstatsKey, Any],
-    jitted: set[tuple[str, int, str]], jit_disabled: bool, pass_name: str,
+    jit_disabled: bool, pass_name: str, in_samples: set[PstatsKey] | None,
 ) -> list[str]:  # fmt: skip
     out: list[str] = []
     if (sampled.kind, sampled.exit_code) != (deep.kind, deep.exit_code):
@@ -69,19 +83,24 @@ def divergence(
     if missing:
         out.append(f"hot in the sampled pass but never called in the {pass_name} pass: "
                    + ", ".join(missing[:5]))  # fmt: skip
-    if time.samples < MIN_SAMPLES:
+    # Under --no-jit the tracers pass runs compiled code as Python, many times slower: a function
+    # around it takes a share of that pass the sampled one never gave it, by design.
+    if time.samples < MIN_SAMPLES or jit_disabled:
         return out
-    sampled_keys = {pstats_key_for(f.name, f.file, f.line) for f in time.functions}
+    seen: set[PstatsKey | None] = (
+        set(in_samples)
+        if in_samples is not None
+        else {pstats_key_for(f.name, f.file, f.line) for f in time.functions}
+    )
     total = max((v[3] for v in stats.values()), default=0.0)
     unsampled = []
     for (file, line, name), v in stats.items():
         k = (real(file), line, name)
-        if file == "~" or not is_user_file(file) or k in sampled_keys or total <= 0:
-            continue
-        if jit_disabled and any(j[0] == k[0] and j[1] == line for j in jitted):
+        if file == "~" or not is_user_file(file) or k in seen or total <= 0:
             continue
         if v[3] / total >= UNSAMPLED_SHARE:
-            unsampled.append(f"{name} ({v[3] / total:.0%})")
+            unsampled.append(f"{name} ({v[3] / total:.0%} of the {pass_name} pass's time)")
     if unsampled:
-        out.append(f"ran in the {pass_name} pass but never sampled: " + ", ".join(unsampled[:5]))
+        out.append(f"in none of the sampled pass's {time.samples:,} samples, yet cProfile timed "
+                   f"them in the {pass_name} pass: " + ", ".join(unsampled[:5]))  # fmt: skip
     return out

@@ -19,7 +19,8 @@ from typing import Any
 
 from diagkit.deep import results
 from diagkit.deep.config import ENV, DeepConfig, DeepRequest, Key
-from diagkit.deep.joins import divergence, fill_calls
+from diagkit.deep.joins import divergence, fill_calls, sampled_keys
+from diagkit.deep.pace import PassPace
 from diagkit.deep.targets import (
     Resolution,
     Target,
@@ -33,6 +34,7 @@ from diagkit.deep.tracers import LPROF, PSTATS
 from diagkit.launch import ProfileOptions
 from diagkit.report.deep_model import DeepPass, DeepSection
 from diagkit.report.model import Report
+from diagkit.report.units import fmt_s
 from diagkit.session import run_profile
 
 # Each kept frame costs time on every allocation (tracemalloc finds each frame's line
@@ -75,7 +77,7 @@ Tick = Callable[[float, int], None] | None
 
 
 def run_deep(
-    report: Report, base: ProfileOptions, req: DeepRequest, named: Named, on_tick: Tick, say: Say
+    report: Report, base: ProfileOptions, req: DeepRequest, named: Named, say: Say
 ) -> DeepSection:
     sec = DeepSection(jit_disabled=req.no_jit, unresolved=named.problems)
     report.deep = sec
@@ -89,14 +91,12 @@ def run_deep(
         hot_targets(report.time, _speedscope(report, base.out_dir)),
         jitted_targets(report.time, extra) if req.no_jit else [],
     )
-    _tracers_pass(report, base, req, targets, named.memory_lines.targets, on_tick, say)
+    _tracers_pass(report, base, req, targets, named.memory_lines.targets, say)
     if sec.passes[-1].outcome.startswith("interrupted"):
         sec.notes.append("interrupted: the memory pass was not run")
     else:
-        _memory_pass(report, base, req, on_tick, say)
+        _memory_pass(report, base, say)
     sec.sources = {k: v for k, v in SOURCES.items() if k != "memory by line" or sec.memory_lines}
-    if len(report.time.threads) > 1:
-        sec.notes.append("cProfile and line_profiler trace the main thread only")
     sec.diverged = bool(sec.divergence)
     return sec
 
@@ -118,7 +118,7 @@ def _skip_reason(report: Report) -> str:
 
 
 def _run(base: ProfileOptions, collector: str, cfg: DeepConfig, env: dict[str, str],
-         on_tick: Tick) -> tuple[Report, list[dict[str, Any]], int]:  # fmt: skip
+         pace: PassPace) -> tuple[Report, list[dict[str, Any]], int]:  # fmt: skip
     got: dict[str, Any] = {}
 
     def contribute(rep: Report, events: list[dict[str, Any]], t0_ns: int) -> None:
@@ -133,12 +133,12 @@ def _run(base: ProfileOptions, collector: str, cfg: DeepConfig, env: dict[str, s
         base, sample=False, environment=False, collectors=[collector],
         extra_env={**base.extra_env, ENV: cfg.to_env(), **env},
     )  # fmt: skip
-    rep = run_profile(opts, on_tick=on_tick, contribute=contribute)
+    rep = run_profile(opts, on_tick=pace.tick, contribute=contribute)
     return rep, got.get("events", []), got.get("t0", 0)
 
 
 def _tracers_pass(report: Report, base: ProfileOptions, req: DeepRequest, targets: list[Target],
-                  mem_targets: list[Target], on_tick: Tick, say: Say) -> None:  # fmt: skip
+                  mem_targets: list[Target], say: Say) -> None:  # fmt: skip
     sec = report.deep
     assert sec is not None
     traced = [t for t in targets if req.no_jit or not t.jitted]
@@ -148,20 +148,26 @@ def _tracers_pass(report: Report, base: ProfileOptions, req: DeepRequest, target
         *(["RSS by line"] if mem_targets else []),
     ]
     say(f"tracers pass: {', '.join(tools)} on {len(traced)} function(s)"
-        + (", Numba JIT disabled" if req.no_jit else ""))  # fmt: skip
+        + (", Numba JIT disabled" if req.no_jit else "")
+        + f" (the sampled pass took {fmt_s(report.outcome.wall_s)})")  # fmt: skip
     log = base.out_dir / TRACERS_LOG
     for stale in (PSTATS, LPROF, TRACERS_LOG):  # a reused --out must not lend old results
         (base.out_dir / stale).unlink(missing_ok=True)
     cfg = DeepConfig(lines=[t.key for t in traced], memory_lines=[t.key for t in mem_targets],
                      log=str(log))  # fmt: skip
     env = {"NUMBA_DISABLE_JIT": "1"} if req.no_jit else {}
-    rep, events, _ = _run(base, "diagkit.deep.tracers:start", cfg, env, on_tick)
+    pace = PassPace("tracers", report.outcome.wall_s, say)
+    rep, events, _ = _run(base, "diagkit.deep.tracers:start", cfg, env, pace)
     seen, jitted = _keys(events, "deep_seen"), _keys(events, "deep_jitted")
     pstats_file = base.out_dir / PSTATS
     stats = results.load_pstats(str(pstats_file)) if pstats_file.exists() else {}
     complete = results.events_of(events, "deep_pstats") is not None
     sec.passes.append(DeepPass("tracers", tools, rep.outcome.wall_s, rep.outcome.detail,
                                rep.outcome.exit_code, req.no_jit, complete))  # fmt: skip
+    if not complete:
+        why = _no_results("tracers", events, TRACERS_LOG)
+        sec.notes.append(why)
+        say(why)
     _, matched = fill_calls(report.time, stats)
     by_real = results.real_keys(stats)
     wanted = [(t.file, t.first, t.qualname.rsplit(".", 1)[-1]) for t in targets]
@@ -172,40 +178,54 @@ def _tracers_pass(report: Report, base: ProfileOptions, req: DeepRequest, target
     sec.memory_lines = results.memory_line_profiles(
         mem_targets, results.events_of(events, "deep_memory_lines"), seen
     )
-    sec.divergence += divergence(report.outcome, report.time, rep.outcome, stats, jitted,
-                                 req.no_jit, "tracers")  # fmt: skip
+    sampled = sampled_keys(_speedscope(report, base.out_dir))
+    sec.divergence += divergence(report.outcome, report.time, rep.outcome, stats, req.no_jit,
+                                 "tracers", sampled)  # fmt: skip
     if stats:
         report.files["pstats"] = PSTATS
     if (base.out_dir / LPROF).exists():
         report.files["lprof"] = LPROF
     _keep_log(report, log, "deep_tracers_log")
     if req.no_jit:
-        sec.notes.append("the deep passes ran with NUMBA_DISABLE_JIT=1: jitted functions ran as "
-                         "Python, so their hot spots carry over but their times do not")  # fmt: skip
+        sec.notes.append("the tracers pass ran with NUMBA_DISABLE_JIT=1: jitted functions ran as "
+                         "Python, so their hot spots carry over but their times do not; the "
+                         "memory pass ran them compiled, as the sampled pass did")  # fmt: skip
 
 
-def _memory_pass(
-    report: Report, base: ProfileOptions, req: DeepRequest, on_tick: Tick, say: Say
-) -> None:
+def _memory_pass(report: Report, base: ProfileOptions, say: Say) -> None:
     sec = report.deep
     assert sec is not None
-    say(f"memory pass: tracemalloc ({TRACEMALLOC_FRAMES} frames)"
-        + (", Numba JIT disabled" if req.no_jit else ""))  # fmt: skip
+    say(f"memory pass: tracemalloc ({TRACEMALLOC_FRAMES} frames)")
     log = base.out_dir / MEMORY_LOG
     log.unlink(missing_ok=True)
     cfg = DeepConfig(frames=TRACEMALLOC_FRAMES, log=str(log))
-    # Under --no-jit the memory pass runs jitted code as Python too: arrays that compiled code
-    # allocates come from Numba's own allocator, which tracemalloc never sees.
-    env = {"NUMBA_DISABLE_JIT": "1"} if req.no_jit else {}
-    rep, events, t0 = _run(base, "diagkit.deep.allocs:start", cfg, env, on_tick)
+    # --no-jit is for line_profiler, which cannot see inside compiled code; tracemalloc sees
+    # what Python allocates either way, and jitted code run as Python under tracemalloc has
+    # been seen to take 400 times the sampled pass.
+    rep, events, t0 = _run(base, "diagkit.deep.allocs:start", cfg, {},
+                           PassPace("memory", report.outcome.wall_s, say))  # fmt: skip
     ev = results.events_of(events, "deep_alloc")
     sec.allocations = results.alloc_section(ev, t0)
     sec.passes.append(DeepPass("memory", [f"tracemalloc ({TRACEMALLOC_FRAMES} frames)"],
                                rep.outcome.wall_s, rep.outcome.detail, rep.outcome.exit_code,
-                               req.no_jit, ev is not None))  # fmt: skip
-    sec.divergence += divergence(report.outcome, report.time, rep.outcome, {}, set(), req.no_jit,
-                                 "memory")  # fmt: skip
+                               False, ev is not None))  # fmt: skip
+    if ev is None:
+        why = _no_results("memory", events, MEMORY_LOG)
+        sec.notes.append(why)
+        say(why)
+    sec.divergence += divergence(report.outcome, report.time, rep.outcome, {}, False, "memory",
+                                 None)  # fmt: skip
     _keep_log(report, log, "deep_memory_log")
+
+
+def _no_results(name: str, events: list[dict[str, Any]], log: str) -> str:
+    """Why a pass wrote nothing: its collector's own error when it reported one."""
+    errors = [e for e in events if e.get("k") == "collector_error"]
+    if errors:
+        cause = f"its collector failed in the program: {errors[0].get('error', '')}"
+    else:
+        cause = f"the program ended before the results were written (see {log})"
+    return f"the {name} pass gave no results: {cause}"
 
 
 def _keys(events: list[dict[str, Any]], kind: str) -> set[Key]:

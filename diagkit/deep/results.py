@@ -61,11 +61,11 @@ def load_pstats(path: str) -> dict[PstatsKey, Any]:
         for caller in callers:
             callees.setdefault(caller, []).append(key)
         started_by_harness = any(is_harness(c) for c in callers)
-        if (
-            started_by_harness
-            and not is_harness(key)
-            and ("builtins.exec" in key[2] or is_user_file(key[0]))
-        ):
+        if is_harness(key):
+            continue
+        program_start = started_by_harness and ("builtins.exec" in key[2] or is_user_file(key[0]))
+        # A key no one called is the first call of a thread the program started (its own profiler).
+        if program_start or not callers:
             roots.append(key)
     reached = set(roots)
     todo = list(roots)

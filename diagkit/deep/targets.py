@@ -9,9 +9,12 @@ no module of the program is imported in diag's process.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib.machinery
+import importlib.metadata
 import os
+import pkgutil
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from diagkit.report.model import TimeSection
 HOT_LIMIT = 3
 HOT_MIN_SHARE = 0.02
 JITTED_LIMIT = 5
+_PathFinder = importlib.machinery.PathFinder
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Code objects that cannot be asked for by name: comprehensions, lambdas, generator expressions.
 _ANONYMOUS = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>")
@@ -68,21 +72,46 @@ def search_path(kind: str, target: str) -> list[str]:
 
 def find_module_file(name: str, path: list[str]) -> str | None:
     """A module's source file, found the way import would find it, without running any package."""
+    spec = _find_spec(name, path)
+    origin = spec.origin if spec is not None else None
+    return real(origin) if origin and origin.endswith(".py") else None
+
+
+def _find_spec(name: str, path: list[str]) -> importlib.machinery.ModuleSpec | None:
+    """Each level of ``name`` asked of the import system's finders in their order.
+
+    The program's ``sys.path`` goes to ``PathFinder``; the other finders are asked as import
+    asks them: an editable install (``pip install -e``) is found by a finder of its own, not
+    by a path entry. No parent package's ``__init__`` runs: the parent's search locations
+    come from its spec."""
     parts = name.split(".")
-    locations: list[str] | None = path
+    locations: list[str] | None = None
     spec = None
     for i in range(len(parts)):
-        try:
-            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), locations)
-        except (ImportError, ValueError):
-            return None
+        spec = _ask_finders(".".join(parts[: i + 1]), locations, path)
         if spec is None:
             return None
         locations = list(spec.submodule_search_locations or [])
         if i < len(parts) - 1 and not locations:
             return None
-    origin = spec.origin if spec is not None else None
-    return real(origin) if origin and origin.endswith(".py") else None
+    return spec
+
+
+def _ask_finders(
+    fullname: str, locations: list[str] | None, path: list[str]
+) -> importlib.machinery.ModuleSpec | None:
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        search = (path if locations is None else locations) if finder is _PathFinder else locations
+        try:
+            spec = find(fullname, search)
+        except Exception:  # a broken finder of some installed package: ask the next one
+            continue
+        if spec is not None:
+            return spec
+    return None
 
 
 def resolve(specs: list[str], option: str, kind: str, target: str) -> Resolution:
@@ -117,7 +146,7 @@ def _resolve_one(
         file = find_module_file(where, search_path(kind, target))
         label = where
         if file is None:
-            close = _close(where.rsplit(".", 1)[-1], _modules_near(kind, target))
+            close = _close_module(where, search_path(kind, target))
             return [], f"{option} {spec}: no module named {where!r}{close}"
     infos = [i for i in index_file(file) if i.name not in _ANONYMOUS] if file else []
     if not infos:
@@ -131,18 +160,36 @@ def _resolve_one(
     return [_target(i, option) for i in picked], ""
 
 
+def _near(name: str, names: set[str]) -> list[str]:
+    return difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
+
+
 def _close(name: str, candidates: list[str]) -> str:
     near = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
     return f"; closest: {', '.join(near)}" if near else ""
 
 
-def _modules_near(kind: str, target: str) -> list[str]:
-    head = search_path(kind, target)[0]
-    try:
-        entries = os.listdir(head)
-    except OSError:
-        return []
-    return [e.removesuffix(".py") for e in entries if e.endswith(".py") or "." not in e]
+def _close_module(name: str, path: list[str]) -> str:
+    """The closest names to a module that does not resolve: its first part that is not found
+    is compared with what exists at that level (the parent package's modules, or the top-level
+    modules of the program's path and of the installed distributions, editable ones included)."""
+    parts = name.split(".")
+    found = (k for k in range(1, len(parts)) if _find_spec(".".join(parts[:k]), path) is None)
+    i = next(found, len(parts)) - 1  # the first part that does not resolve
+    parent = ".".join(parts[:i])
+    if parent:
+        spec = _find_spec(parent, path)
+        where = list(spec.submodule_search_locations or []) if spec is not None else []
+        near = _near(parts[i], {m.name for m in pkgutil.iter_modules(where)})
+    else:  # the program's own folder first: a typo there is likelier than one of a package
+        near = _near(parts[i], {m.name for m in pkgutil.iter_modules(path[:1])})
+        if not near:
+            names = {m.name for m in pkgutil.iter_modules(path)}
+            with contextlib.suppress(Exception):  # broken metadata only costs the suggestion
+                names |= set(importlib.metadata.packages_distributions())
+            near = _near(parts[i], names)
+    full = [".".join([*parts[:i], n, *parts[i + 1 :]]) for n in near]
+    return f"; closest: {', '.join(full)}" if full else ""
 
 
 def is_user_file(path: str) -> bool:

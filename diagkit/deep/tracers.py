@@ -21,6 +21,7 @@ from typing import Any
 from diagkit.deep.codepatch import CodePatcher
 from diagkit.deep.config import DeepConfig, Key, redirect_output
 from diagkit.deep.memlines import MemoryLines
+from diagkit.deep.threadtrace import ThreadTracers, claim_tool_id
 from diagkit.inproc.channel import Channel
 
 PSTATS = "profile.pstats"
@@ -57,43 +58,66 @@ def start(channel: Channel) -> Callable[[], None]:
         return code
 
     patcher = CodePatcher([*lines, *mem_keys], swap)
-    patcher.install()
-    patcher.patch_loaded()
-    if mem is not None:
-        mem.enable()  # before line_profiler, which then wraps it
-    if lp is not None:
-        lp.enable()
     prof = cProfile.Profile()
-    prof.enable()
+    threads = ThreadTracers(lp)
+    try:
+        patcher.install()
+        patcher.patch_loaded()
+        if mem is not None:
+            mem.enable()  # before line_profiler, which then wraps it
+        if lp is not None:
+            lp.enable()
+        prof.enable()
+        threads.install()
+    except BaseException:
+        # A tool left enabled would run on into the program and into interpreter shutdown.
+        _stop(prof, lp, mem, patcher, threads)
+        raise
 
     def finish() -> None:
-        prof.disable()
-        if lp is not None:
-            lp.disable()
-        if mem is not None:
-            mem.disable()
-        patcher.uninstall()
-        _flush(channel, prof, lp, registered, mem, patcher.seen)
+        _stop(prof, lp, mem, patcher, threads)
+        _flush(channel, [prof, *threads.profiles], lp, registered, mem, patcher.seen)
 
     return finish
+
+
+def _stop(
+    prof: cProfile.Profile, lp: Any, mem: MemoryLines | None, patcher: CodePatcher,
+    threads: ThreadTracers,
+) -> None:  # fmt: skip
+    """Every tool off, each even when another fails to stop."""
+    steps = [threads.uninstall, prof.disable, patcher.uninstall]
+    if lp is not None:
+        steps.insert(2, lp.disable)
+    if mem is not None:
+        steps.append(mem.disable)
+    failed: BaseException | None = None
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 def _line_profiler(wrap: bool) -> Any:
     from line_profiler import LineProfiler
 
+    claim_tool_id(LineProfiler)
     return LineProfiler(wrap_trace=wrap) if wrap else LineProfiler()
 
 
 def _flush(
     channel: Channel,
-    prof: cProfile.Profile,
+    profiles: list[cProfile.Profile],
     lp: Any,
     registered: list[tuple[Key, list[int]]],
     mem: MemoryLines | None,
     seen: set[Key],
 ) -> None:
     pstats_path = os.path.join(channel.folder, PSTATS)
-    prof.dump_stats(pstats_path)
+    _dump_merged(profiles, pstats_path)
     channel.emit("deep_pstats", path=pstats_path)
     channel.emit("deep_seen", keys=sorted(seen))
     if lp is not None:
@@ -119,6 +143,19 @@ def _flush(
             ],
         )  # fmt: skip
     channel.emit("deep_jitted", keys=_jitted())
+
+
+def _dump_merged(profiles: list[cProfile.Profile], path: str) -> None:
+    """One pstats file for the main thread and every thread that had its own profiler."""
+    import pstats
+
+    stats = pstats.Stats(profiles[0])
+    for other in profiles[1:]:
+        try:
+            stats.add(other)
+        except (TypeError, ValueError):  # a thread that never made a call has no stats
+            continue
+    stats.dump_stats(path)
 
 
 def _line_timings(

@@ -16,7 +16,8 @@ is for a quiet machine: seconds as measured, and the change decides.
 Sampled times are counts of samples, so a change must also exceed ``NOISE_Z``
 standard errors, and be above a floor (``min_time``, ``min_bytes``) and a share of
 the run, so 2 ms becoming 6 ms is not a "+200%" regression. Functions are
-compared on their own time, files relative to each run's working directory.
+compared on their own time, their files by where the run imported them from
+(``code_paths``), so two checkouts or machines of the same code compare.
 Which line of a loop a sample lands on shifts between runs of the same code far
 beyond sampling noise, so lines are listed only under a function that changed
 and never decide.
@@ -29,6 +30,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from diagkit.report.code_paths import portable_path
 from diagkit.report.model import Report
 
 NOISE_Z = 3.0
@@ -67,6 +69,9 @@ class DiffResult:
     improvements: list[Change] = field(default_factory=list)
     ignored: int = 0
     notes: list[str] = field(default_factory=list)
+    # Runs that crashed, were killed or timed out: their times are those of work cut short,
+    # so no gate can pass on them.
+    unfinished: list[str] = field(default_factory=list)
 
     def over(self, pct: float) -> list[Change]:
         """The regressions that decide and grew by more than ``pct`` percent."""
@@ -115,22 +120,24 @@ class _Run:
         return _single("wall time" if self.use_wall else "CPU time", self.total)
 
     def functions(self) -> dict[tuple[str, ...], _Entry]:
-        out = {}
+        out: dict[tuple[str, ...], _Entry] = {}
         for f in self.r.time.functions:
             file = _rel(f.file, self.r.target.cwd)
             where = f"{file}:{f.line}" if file else ""
-            out[(f.name, file)] = self.sampled(
-                f.name, where, f.own_samples, f.own_s, f.own_share, f"{f.name} {file}"
+            key = portable_path(f.file, self.r.target)
+            out[(f.name, key)] = self.sampled(
+                f.name, where, f.own_samples, f.own_s, f.own_share, f"{f.name} {key}"
             )
         return out
 
     def lines(self) -> dict[tuple[str, ...], _Entry]:
-        out = {}
+        out: dict[tuple[str, ...], _Entry] = {}
         for ln in self.r.time.lines:
             file = _rel(ln.file, self.r.target.cwd)
             name = f"{ln.function}: {ln.source}" if ln.source else ln.function
-            fn = f"{ln.function} {file}"
-            out[(ln.function, file, str(ln.line))] = self.sampled(name, f"{file}:{ln.line}", ln.samples, ln.seconds, ln.share, fn)  # fmt: skip
+            key = portable_path(ln.file, self.r.target)
+            fn = f"{ln.function} {key}"
+            out[(ln.function, key, str(ln.line))] = self.sampled(name, f"{file}:{ln.line}", ln.samples, ln.seconds, ln.share, fn)  # fmt: skip
         return out
 
     def _measured(self, rows: Iterable[tuple[str, float]]) -> dict[tuple[str, ...], _Entry]:
@@ -217,6 +224,13 @@ class _Differ:
         self.result = DiffResult(clock="wall" if self.a.use_wall else "cpu")
         if self.a.use_wall and not opts.wall:
             self.result.notes.append("CPU time is missing from a report: compared wall-clock times")
+        for side, reports in (("base", base), ("new", new)):
+            self.result.unfinished += [
+                f"{side} run {' '.join(r.target.argv)!r} did not finish "
+                f"({r.outcome.detail or r.outcome.kind})"
+                for r in reports
+                if not r.outcome.ended_normally()
+            ]
         for side, n in (("base", len(base)), ("new", len(new))):
             if n > 1:
                 self.result.notes.append(f"{side}: each entry from the best of {n} runs")

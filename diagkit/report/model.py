@@ -64,6 +64,13 @@ class Outcome:
     diag_signal: str = ""
     killed_by_diag: bool = False  # the signal that killed the target was sent by diag
 
+    def ended_normally(self) -> bool:
+        """Exit status 0, or a process diag only watched (attached) or a trace it imported."""
+        return (self.kind == "exit" and self.exit_code == 0) or self.kind in (
+            "detached",
+            "imported",
+        )
+
 
 @dataclass
 class FunctionTime:

@@ -7,7 +7,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from diagkit.report.model import Report
+from diagkit.report.model import Report, TimeSection
+from diagkit.report.table_fit import Column, fitted_table
 from diagkit.report.text import clip, markup
 from diagkit.report.units import fmt_bytes, fmt_s, short_path
 
@@ -56,10 +57,11 @@ def _title(r: Report) -> str:
 
 def _headline(r: Report, c: Console) -> None:
     o = r.outcome
-    ok = (o.kind == "exit" and o.exit_code == 0) or o.kind in ("detached", "imported")
-    color = "green" if ok else "red"
+    color = "green" if o.ended_normally() else "red"
     mem = fmt_bytes(r.memory.peak_rss) if r.memory.available else "n/a"
-    c.rule(f"[bold]{_title(r)}[/] {markup(' '.join(r.target.argv))}")
+    # A module's argv holds its name alone: "-m" is how it was typed.
+    typed = ["-m", *r.target.argv] if r.target.kind == "module" else r.target.argv
+    c.rule(f"[bold]{_title(r)}[/] {markup(' '.join(typed))}")
     c.print(
         f"[bold]wall[/] {fmt_s(o.wall_s)}   [bold]cpu[/] {fmt_s(o.cpu_user_s + o.cpu_system_s)}   "
         f"[bold]peak RSS[/] {mem}   [bold]outcome[/] [{color}]{markup(o.detail or o.kind)}[/]"
@@ -95,17 +97,26 @@ def _time(r: Report, c: Console) -> None:
             "\n[bold]Hot lines[/] [dim](own: the innermost line of your code, library calls "
             "included; total: with everything it calls)[/]"
         )
-        hot = sorted(t.lines, key=lambda x: (-x.own_of(t.samples), -x.share))[:TOP_ROWS]
-        places = [f"{Path(ln.file).name}:{ln.line}" for ln in hot]
-        lt = Table(box=None, pad_edge=False, header_style="bold dim")
-        lt.add_column("own", justify="right", no_wrap=True, min_width=6)
-        lt.add_column("total", justify="right", no_wrap=True, min_width=6)
-        lt.add_column("line", no_wrap=True, min_width=max(map(len, places)))
-        lt.add_column("source", overflow="ellipsis", no_wrap=True)
-        for ln, w in zip(hot, places, strict=True):
-            lt.add_row(f"{ln.own_of(t.samples):6.1%}", f"{ln.share:6.1%}",
-                       f"[dim]{markup(w)}[/]", markup(ln.source))  # fmt: skip
-        c.print(lt)
+        hot = _hot_lines(t)[:TOP_ROWS]
+        cols = [Column("own", "number"), Column("total", "number"),
+                Column("line", "path", "dim"), Column("source")]  # fmt: skip
+        cells = [(f"{own:6.1%}", f"{total:6.1%}", f"{short_path(file)}:{line}", source)
+                for file, line, own, total, source in hot]  # fmt: skip
+        c.print(fitted_table(c.width, cols, cells))
+
+
+def _hot_lines(t: TimeSection) -> list[tuple[str, int, float, float, str]]:
+    """One row per line of a file. A comprehension or lambda runs in a frame of its own on
+    the line that holds it, so the line comes in under two functions: a sample is innermost
+    in only one of them (own shares add up), and the outer frame's total already holds the
+    inner one's (the larger total is the line's)."""
+    merged: dict[tuple[str, int], list] = {}
+    for ln in t.lines:
+        row = merged.setdefault((ln.file, ln.line), [ln.file, ln.line, 0.0, 0.0, ln.source])
+        row[2] += ln.own_of(t.samples)
+        row[3] = max(row[3], ln.share)
+    rows = [(f, n, own, total, src) for f, n, own, total, src in merged.values()]
+    return sorted(rows, key=lambda r: (-r[2], -r[3], r[0], r[1]))
 
 
 def _memory(r: Report, c: Console) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from diagkit.report.deep_model import AllocSection, DeepSection, LineProfile, MemoryLineProfile
 from diagkit.report.model import Report
+from diagkit.report.table_fit import Column, fitted_table
+from diagkit.report.text import printable
 from diagkit.report.units import fmt_bytes, fmt_s, short_path
 
 TOP_CALLS = 12
@@ -36,9 +39,10 @@ def render_deep(report: Report, console: Console) -> None:
 def _passes(sec: DeepSection, c: Console) -> None:
     c.print("\n[bold]Deep passes[/] (run after the sampled one; tracers inflate their times)")
     for p in sec.passes:
-        state = "" if p.complete else " [red](results missing: the pass was cut short)[/]"
-        c.print(f"  {p.name}: {escape(', '.join(p.tools))} — {fmt_s(p.wall_s)}, "
-                f"{escape(p.outcome)}{state}")  # fmt: skip
+        # A pass without results failed, however the program itself ended: say that first.
+        state = "" if p.complete else "[bold red]failed, no results[/]: "
+        c.print(f"  {p.name}: {state}{escape(', '.join(p.tools))} — {fmt_s(p.wall_s)}, "
+                f"program {escape(p.outcome)}")  # fmt: skip
     where = "; ".join(f"{k}: {v}" for k, v in sec.sources.items())
     c.print(f"  [dim]{escape(where)}[/]")
     if sec.diverged:
@@ -83,16 +87,12 @@ def _line_table(prof: LineProfile, c: Console) -> None:
         c.print(f"{head}): [yellow]{escape(prof.status)}[/]{hint}")
         return
     c.print(f"{head}; {fmt_s(prof.total_s)} traced)")
-    tab = Table(box=None, pad_edge=False, header_style="bold dim")
-    for col in ("line", "hits", "time", "% fn", "source"):
-        tab.add_column(col, justify="left" if col == "source" else "right",
-                       overflow="ellipsis", no_wrap=col == "source")  # fmt: skip
+    cols = [*(Column(h, "number") for h in ("line", "hits", "time", "% fn")), Column("source")]
     # A long function keeps its costliest lines, still in source order.
     keep = sorted(prof.lines, key=lambda ln: -ln.seconds)[:MAX_LINES]
-    for ln in sorted(keep, key=lambda ln: ln.line):
-        tab.add_row(str(ln.line), f"{ln.hits:,}", fmt_s(ln.seconds), f"{ln.share:6.1%}",
-                    escape(ln.source))  # fmt: skip
-    c.print(tab)
+    rows = [(str(ln.line), f"{ln.hits:,}", fmt_s(ln.seconds), f"{ln.share:6.1%}", ln.source)
+            for ln in sorted(keep, key=lambda ln: ln.line)]  # fmt: skip
+    c.print(fitted_table(c.width, cols, rows))
     if len(prof.lines) > MAX_LINES:
         c.print(f"  [dim]… {len(prof.lines) - MAX_LINES} cheaper lines in report.json[/]")
 
@@ -104,14 +104,11 @@ def _memory_table(prof: MemoryLineProfile, c: Console) -> None:
         c.print(f"{head}: [yellow]{escape(prof.status)}[/]")
         return
     c.print(head)
-    tab = Table(box=None, pad_edge=False, header_style="bold dim")
-    for col in ("line", "increment", "peak RSS", "hits", "source"):
-        tab.add_column(col, justify="left" if col == "source" else "right",
-                       overflow="ellipsis", no_wrap=col == "source")  # fmt: skip
-    for ln in prof.lines[:MAX_LINES]:
-        tab.add_row(str(ln.line), fmt_bytes(ln.increment), fmt_bytes(ln.peak_rss),
-                    f"{ln.hits:,}", escape(ln.source))  # fmt: skip
-    c.print(tab)
+    heads = ("line", "increment", "peak RSS", "hits")
+    cols = [*(Column(h, "number") for h in heads), Column("source")]
+    rows = [(str(ln.line), fmt_bytes(ln.increment), fmt_bytes(ln.peak_rss), f"{ln.hits:,}",
+             ln.source) for ln in prof.lines[:MAX_LINES]]  # fmt: skip
+    c.print(fitted_table(c.width, cols, rows))
 
 
 def _allocations(a: AllocSection, c: Console) -> None:
@@ -124,15 +121,15 @@ def _allocations(a: AllocSection, c: Console) -> None:
     if near < 0.9:
         c.print("  [yellow]the peak was shorter than the snapshot interval: these sites are "
                 "from the highest snapshot taken[/]")  # fmt: skip
-    tab = Table(box=None, pad_edge=False, header_style="bold dim")
-    for col in ("bytes", "blocks", "site", "source"):
-        tab.add_column(col, justify="right" if col in ("bytes", "blocks") else "left",
-                       overflow="ellipsis", no_wrap=True)  # fmt: skip
+    cols = [Column("bytes", "number"), Column("blocks", "number"), Column("site", "path"),
+            Column("source")]  # fmt: skip
+    rows = []
     for s in a.sites[:TOP_SITES]:
-        via = f" [dim](inside {escape(short_path(s.origin))})[/]" if s.origin else ""
-        tab.add_row(fmt_bytes(s.bytes), f"{s.count:,}", f"{escape(short_path(s.file))}:{s.line}",
-                    escape(s.source) + via)  # fmt: skip
-    c.print(tab)
+        source = Text(printable(s.source))
+        if s.origin:
+            source.append(f" (inside {printable(short_path(s.origin))})", style="dim")
+        rows.append((fmt_bytes(s.bytes), f"{s.count:,}", f"{short_path(s.file)}:{s.line}", source))
+    c.print(fitted_table(c.width, cols, rows))
     if a.largest_traceback:
         c.print(f"  largest block {fmt_bytes(a.largest_bytes)}, allocated at:")
         for fr in a.largest_traceback:

@@ -44,7 +44,7 @@ def counted(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("deep")
     target = tmp / "counts.py"
     target.write_text(COUNTS)
-    return run_diag(["profile", "--deep", "--lines", "work,wrk", str(target)], cwd=tmp), target
+    return run_diag(["profile", "--deep", "--lines", "work", str(target)], cwd=tmp), target
 
 
 def _lines(report, function):
@@ -91,12 +91,15 @@ def test_pstats_file_is_readable_and_agrees(counted):
     assert tiny[1] == 140_000
 
 
-def test_unknown_name_is_one_line_with_the_closest_match_and_the_run_goes_on(counted):
-    run, _ = counted
-    problem = [ln for ln in run.stderr.splitlines() if "wrk" in ln]
-    assert len(problem) == 1
-    assert "no function 'wrk'" in problem[0] and "closest: work" in problem[0]
-    assert run.report.deep.unresolved == [problem[0].removeprefix("diag: ")]
+def test_unknown_name_is_an_error_with_the_closest_match_before_anything_runs(tmp_path, script):
+    target = script("counts.py", COUNTS)
+    run = run_diag(["profile", "--deep", "--lines", "work,wrk", str(target)], cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "diag: error: --lines wrk: no function 'wrk' in counts.py; closest: work"
+    ]
+    assert run.stdout == ""  # the program never ran
+    assert not run.out_dir.exists()
 
 
 def test_passes_are_recorded_and_agree(counted):

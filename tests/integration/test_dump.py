@@ -186,7 +186,10 @@ def test_single_dump_of_a_sleeper_with_its_process_facts(spawn, tmp_path):
     f = sec.process
     assert f.pid == proc.pid and f.ppid == psutil.Process().pid
     assert f.cmdline[1:] == [str(tmp_path / "target0.py"), str(held)]
-    assert str(held) in f.open_files and f.threads == 1 and f.state == "sleeping"
+    assert str(held) in f.open_files and f.threads == 1
+    # The facts are read after py-spy lets go, and its detach wakes the thread to restart
+    # its sleep: on a loaded machine it may still be waiting for a CPU, and reads as running.
+    assert f.state in ("sleeping", "running")
     assert 2 * 2**20 < f.rss < 500 * 2**20
     assert 0 < f.running_s < 60 and f.cpu_share is not None and f.cpu_share < 0.05
 
