@@ -170,6 +170,15 @@ def time_section(
     return sec
 
 
+def _name_main_thread(sec: TimeSection, pid: int) -> None:
+    """py-spy reads no thread names from some Pythons (3.12 here: ``Thread 123 ""``); the
+    thread whose native id is the process's pid is its main thread."""
+    unnamed = f'Thread {pid} ""'
+    for t in sec.threads:
+        if pid and t.thread == unnamed:
+            t.thread = f'Thread {pid} "MainThread"'
+
+
 def section_from_sampler(
     sampled: SamplerResult,
     *,
@@ -195,6 +204,7 @@ def section_from_sampler(
     blocking = "nonblocking" if nonblocking else "blocking"
     source = f"py-spy {version} record, {rates}, {mode}{blocking}{how}"
     sec = time_section(data, rate=rate, sampled_s=wall, source=source, idle=idle)
+    _name_main_thread(sec, sampled.pid)
     if sampled.slow_rate:
         sec.slow_rate_hz, sec.slow_after_s = sampled.slow_rate, slow_after_s
     elif sampled.slow_failed and wall > slow_after_s + 0.5:

@@ -38,6 +38,7 @@ class SamplerResult:
     slow_rate: int = 0  # the rate after the first seconds, where the run lasted that long
     slow_after_s: int = 0  # when the second py-spy was due (0: one rate was asked for)
     slow_failed: str = ""  # what the second py-spy said when it sampled nothing
+    pid: int = 0  # the sampled process: its main thread's native id
 
 
 def find_py_spy() -> str | None:
@@ -266,5 +267,6 @@ class PySpySampler:
             return SamplerResult(
                 True, "", self.output, samples, errors, slow_rate=slow,
                 slow_after_s=self.slow_after_s if self.phased else 0, slow_failed=failed[-300:],
+                pid=self.pid,
             )  # fmt: skip
         return SamplerResult(False, self._explain_failure(), None, samples, errors)

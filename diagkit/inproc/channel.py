@@ -23,12 +23,18 @@ class Channel:
         self.folder = folder
         self.path = os.path.join(folder, EVENTS_FILE)
         self._lock = threading.Lock()
+        # A child the program forks while another of its threads writes a record would inherit
+        # the lock held, and wait on it forever at its first record of its own.
+        os.register_at_fork(after_in_child=self._new_lock)
         self._failed: set[str] = set()
         # Why nothing more can be written ("" while the channel works).
         self.lost = ""
         self._fd = -1
         self._ident = (0, 0)
         self._open(create=True)
+
+    def _new_lock(self) -> None:
+        self._lock = threading.Lock()
 
     def _open(self, *, create: bool) -> None:
         # Never created again once the parent has removed the folder; never through a link.

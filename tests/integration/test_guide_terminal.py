@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 
 import pytest
 from rich.console import Console
@@ -79,9 +80,10 @@ def test_hot_lines_keep_own_and_total_and_show_each_line_once(sampled, width):
     lines = {(ln.file, ln.line) for ln in sampled.time.lines}
     assert len(places) == len(set(places)) == min(len(lines), 12), places
     # The comprehension's line is hot under two functions and listed once, with its own share
-    # the sum of both (each sample is innermost in one of them).
+    # the sum of both (each sample is innermost in one of them). Python 3.12 inlines
+    # comprehensions (PEP 709): there the line has one function and one entry.
     comp = [ln for ln in sampled.time.lines if ln.line == 5]
-    assert len(comp) == 2
+    assert len(comp) == (2 if sys.version_info < (3, 12) else 1)
     row = next(r for r in rows if re.search(r":5\s", r))
     own = sum(ln.own_of(sampled.time.samples) for ln in comp)
     assert row.split()[0] == f"{own:.1%}"

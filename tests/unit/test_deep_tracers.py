@@ -135,4 +135,7 @@ def test_rss_increments_land_on_the_line_that_allocates(tmp_path):
     # The comprehension's 8 MiB land on its line: memory_profiler gives such lines negative numbers.
     assert inc[4] == pytest.approx(8 << 20, rel=0.25)
     assert inc[5] < -(32 << 20)  # del gives the 64 MiB back
-    assert all(rec[1] == 1 for rec in table.values())
+    # Each line runs once; from 3.12 the comprehension is inlined (PEP 709) and its line is
+    # hit once per item as well.
+    inlined = {4} if sys.version_info >= (3, 12) else set()
+    assert all(rec[1] == 1 for line, rec in table.items() if line not in inlined)

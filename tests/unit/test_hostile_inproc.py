@@ -202,3 +202,20 @@ def test_no_stack_signal_is_sent_once_the_program_reused_the_descriptor(tmpdir_h
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_child_forked_while_a_record_is_being_written_can_write_its_own(tmp_path):
+    channel = Channel(str(tmp_path))
+    channel._lock.acquire()  # another thread of the program is mid-record at the fork
+    pid = os.fork()
+    if pid == 0:  # the child: its first record must not wait on the parent's lock
+        import signal
+
+        signal.alarm(5)
+        channel.emit("from_child")
+        os._exit(0)
+    channel._lock.release()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0  # -14 (SIGALRM): it waited on the lock
+    channel.close()
+    assert [e["k"] for e in read_events(str(tmp_path))] == ["from_child"]
