@@ -26,6 +26,8 @@ from diagkit.collectors.inproc_results import parse_events
 from diagkit.collectors.rss import RssSampler
 from diagkit.collectors.sampled_time import section_from_sampler
 from diagkit.collectors.sampler import SamplerResult
+from diagkit.collectors.thread_cpu import read_threads
+from diagkit.dumping.verdict import is_library_frame, is_python_frame, thread_verdicts
 from diagkit.inproc.channel import read_events
 from diagkit.launch import SPEEDSCOPE, TERM_GRACE_S, Child, Launch, ProfileOptions
 from diagkit.report.model import (
@@ -40,6 +42,7 @@ from diagkit.report.model import (
 )
 
 Contributor = Callable[[Report, list[dict[str, Any]], int], None]
+VERDICT_SPAN_S = 0.5  # how long a thread must sit still at a --timeout to be called stuck
 
 
 def run_profile(
@@ -188,20 +191,58 @@ def _watch(
     rss: RssSampler,
 ) -> _Ending:
     """Wait for the child; on timeout take its stacks and stop it. Signals to diag are
-    handled by ``stop_signals``, never raised here."""
+    handled by ``stop_signals``, never raised here.
+
+    A first dump ``VERDICT_SPAN_S`` before the deadline tells, at the deadline, which
+    threads sat still and which moved, without running the program past its deadline."""
     ending = _Ending()
     start = time.monotonic()
+    earlier: StacksSection | None = None
+    idents: dict[int, int] = {}
     while not child.exited.wait(0.1):
         elapsed = time.monotonic() - start
         if on_tick is not None:
             last = rss.points[-1] if rss.points else None
             on_tick(elapsed, (last.rss + last.children_rss) if last else 0)
-        if timeout is not None and elapsed >= timeout and not ending.timed_out:
+        if timeout is None or ending.timed_out:
+            continue
+        if earlier is None and elapsed >= timeout - VERDICT_SPAN_S:
+            earlier = _dump_with_cpu(child.pid, start, idents)
+            elapsed = time.monotonic() - start
+        if elapsed >= timeout:
             ending.timed_out = True
-            ending.stacks = stacks.dump_stacks(child.pid)
+            ending.stacks = _compared(earlier, _dump_with_cpu(child.pid, start, idents))
             ending.stacks.reason = ending.stacks.reason or f"timeout after {timeout:g} s"
             child.stop()
     return ending
+
+
+def _dump_with_cpu(pid: int, start: float, idents: dict[int, int]) -> StacksSection:
+    """The stacks, each thread with its CPU time read just before them."""
+    cpu = read_threads(pid)
+    sec = stacks.dump_stacks(pid, idents=idents)
+    sec.taken_t = cpu.t - start
+    for th in sec.threads:
+        th.cpu_s = cpu.cpu.get(th.thread_id)
+        th.os_state = cpu.state.get(th.thread_id, th.os_state)
+    return sec
+
+
+def _compared(earlier: StacksSection | None, now: StacksSection) -> StacksSection:
+    """``now`` with each thread's verdict against ``earlier``, the one ``diag dump --repeat`` gives."""
+    for th in now.threads:
+        th.own_frame = next(
+            (f for f in th.frames if is_python_frame(f) and not is_library_frame(f)), None
+        )
+    if earlier is None or not (earlier.available and now.available):
+        return now
+    now.compared_s = now.taken_t - earlier.taken_t
+    verdicts = {v.thread_id: v for v in thread_verdicts([earlier, now])}
+    for th in now.threads:
+        v = verdicts.get(th.thread_id)
+        th.verdict = v.verdict if v is not None else ""
+        th.cpu_share = v.cpu_share if v is not None else None
+    return now
 
 
 def _outcome(

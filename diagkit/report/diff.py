@@ -113,7 +113,7 @@ class _Run:
         interval), its noise from how many there were."""
         t = self.r.time
         value = seconds if self.use_wall else share * self.cpu
-        var = value * value / samples if samples else 0.0
+        var = value * value / samples if samples > 0 else 0.0  # a damaged count is no noise
         return _Entry(name, where, value, var, share * t.samples, t.samples, True, fn)
 
     def run_time(self) -> dict[tuple[str, ...], _Entry]:

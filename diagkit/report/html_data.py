@@ -18,6 +18,7 @@ from typing import Any
 from diagkit.report.flame import flame_tree
 from diagkit.report.model import RangeEvent, Report, RssPoint
 from diagkit.report.serde import to_dict
+from diagkit.report.timeout_lead import lead_lines
 
 PLOT_COLUMNS = 1500
 MAX_LANES = 8
@@ -42,6 +43,7 @@ def page_data(report: Report, out_dir: Path | None) -> dict[str, Any]:
             "sources": hot_sources(report),
             "rss_points": len(report.memory.timeline),
             "range_events": len(report.ranges.events),
+            "timeout_lead": lead_lines(report),
         }
     )
     return data

@@ -295,6 +295,9 @@ class ThreadStack:
     os_state: str = ""  # the kernel's scheduler state: running, sleeping, disk-sleep, ...
     cpu_s: float | None = None  # user+system CPU time of the thread so far
     cpu_share: float | None = None  # of one core, over the moments before this stack was taken
+    # At a --timeout, against a dump taken ``StacksSection.compared_s`` earlier (dumping.verdict):
+    verdict: str = ""  # stuck, busy, moving, unchanged or started; "" when not compared
+    own_frame: StackFrame | None = None  # the innermost frame of the program's own code
 
 
 @dataclass
@@ -342,6 +345,7 @@ class StacksSection:
     pid: int = 0
     threads: list[ThreadStack] = field(default_factory=list)
     process: ProcessFacts | None = None
+    compared_s: float = 0.0  # seconds between the dump the threads' verdicts compare with and this
 
 
 @dataclass

@@ -18,6 +18,10 @@ from diagkit.report.model import SCHEMA_VERSION, Report
 from diagkit.report.serde import DataMismatch, from_dict
 
 _VERSION = re.compile(r"(\d+)\.(\d+)")
+# diag writes counts, bytes and nanoseconds, all within 64 bits; a longer integer would
+# overflow the first float it meets in a renderer or in ``diag diff``.
+_INT_LIMIT = 2**64
+_LONG_DIGITS = re.compile(r"\d{20}")  # no integer diag writes is this long
 
 
 class NotAReport(ValueError):
@@ -53,6 +57,26 @@ def _parse(text: str) -> Any:
         raise NotAReport(f"not a diag report (not JSON: {exc})") from None
 
 
+def _check_integers(raw: Any) -> None:
+    """Refuse an integer beyond 64 bits, naming its field."""
+    todo: list[tuple[Any, list[str | int]]] = [(raw, [])]
+    while todo:
+        node, parts = todo.pop()
+        if isinstance(node, dict):
+            todo.extend((v, [k, *parts]) for k, v in node.items())
+        elif isinstance(node, list):
+            todo.extend((v, [i, *parts]) for i, v in enumerate(node))
+        elif type(node) is int and abs(node) >= _INT_LIMIT:
+            digits = str(abs(node))
+            shown = digits if len(digits) <= 24 else f"{digits[:10]}…{digits[-10:]}"
+            shown = f"-{shown}" if node < 0 else shown
+            exc = DataMismatch(
+                f"{shown} ({len(digits)} digits) is beyond the 64-bit integers diag writes"
+            )
+            exc.parts = parts
+            raise NotAReport(str(exc))
+
+
 def _version(raw: Any) -> tuple[int, int]:
     if not isinstance(raw, dict):
         raise NotAReport(f"not a diag report (a JSON {type(raw).__name__}, not an object)")
@@ -78,6 +102,8 @@ def parse_report(text: str) -> ReadReport:
             f"report schema_version {major}.{minor} is {age} than this diag reads "
             f"({ours}.x); read it with {fix}"
         )
+    if _LONG_DIGITS.search(text):  # a walk over every value only when one may be too long
+        _check_integers(raw)
     note = ""
     if minor > our_minor:
         note = (

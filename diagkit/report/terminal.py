@@ -10,6 +10,7 @@ from rich.table import Table
 from diagkit.report.model import Report, TimeSection
 from diagkit.report.table_fit import Column, fitted_table
 from diagkit.report.text import clip, markup
+from diagkit.report.timeout_lead import lead_lines
 from diagkit.report.units import fmt_bytes, fmt_s, short_path
 
 TOP_ROWS = 12
@@ -66,6 +67,11 @@ def _headline(r: Report, c: Console) -> None:
         f"[bold]wall[/] {fmt_s(o.wall_s)}   [bold]cpu[/] {fmt_s(o.cpu_user_s + o.cpu_system_s)}   "
         f"[bold]peak RSS[/] {mem}   [bold]outcome[/] [{color}]{markup(o.detail or o.kind)}[/]"
     )
+    lead = lead_lines(r)
+    if lead:
+        c.print("[bold]At the timeout[/] [dim](each thread in your code, and whether it moved)[/]")
+        for line in lead:
+            c.print(f"  {markup(line)}")
 
 
 def _time(r: Report, c: Console) -> None:

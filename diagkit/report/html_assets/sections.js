@@ -54,7 +54,11 @@ function headline(D) {
   if ((D.jit.compiles || []).length) cards.push(card("Numba compiling", `${fmtS(D.jit.total_compile_s)} · ${D.jit.compiles.length}`));
   if (D.numerics.total) cards.push(card("Warnings", int(D.numerics.total), "bad"));
   if (D.gpu && D.gpu.available) cards.push(card("GPU kernels", fmtS(D.gpu.kernel_s)), card("GPU copies", `${fmtS(D.gpu.copy_s)} · ${fmtBytes(D.gpu.copy_bytes)}`));
-  const kids = [el("div", { class: "cards" }, cards)];
+  const kids = [];
+  // A hung run is read from where its threads were at the deadline, before any share of time.
+  const lead = D.page.timeout_lead || [];
+  if (lead.length) kids.push(el("div", { class: "err", id: "timeout-lead" }, el("strong", { text: "At the timeout" }), el("ul", null, lead.map((t) => el("li", { text: t })))));
+  kids.push(el("div", { class: "cards" }, cards));
   for (const n of D.notes || []) kids.push(noteBox(n));
   for (const [reason, names] of Object.entries(D.page.quietReasons || {})) kids.push(noteBox(`Not in this report (${names.join(", ")}): ${reason}`));
   if (o.exception) kids.push(exceptionBox(o.exception));
