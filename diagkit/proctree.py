@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Collection
 
 PR_SET_CHILD_SUBREAPER = 36
 _subreaper: bool | None = None
@@ -52,19 +53,19 @@ def _table() -> dict[int, tuple[int, int, bytes]]:
     return out
 
 
-def descendants(root: int) -> dict[int, int]:
-    """Every live descendant of ``root``: pid -> start time."""
+def descendants(root: int, skip: Collection[int] = ()) -> dict[int, int]:
+    """Every live descendant of ``root``, not going below ``skip``: pid -> start time."""
     table = _table()
     kids: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in table.items():
         kids.setdefault(ppid, []).append(pid)
     out: dict[int, int] = {}
-    todo = list(kids.get(root, []))
+    todo = [p for p in kids.get(root, []) if p not in skip]
     while todo:
         pid = todo.pop()
         if pid not in out:
             out[pid] = table[pid][1]
-            todo.extend(kids.get(pid, []))
+            todo.extend(k for k in kids.get(pid, []) if k not in skip)
     return out
 
 
@@ -73,15 +74,8 @@ def adopted(exclude: set[int]) -> dict[int, int]:
 
     Called once diag's helpers (py-spy) have ended, what is left among diag's children
     was handed over by the kernel when the target, or a process under it, died."""
-    me = os.getpid()
-    out: dict[int, int] = {}
-    for pid, start in descendants(me).items():
-        if pid not in exclude:
-            out[pid] = start
-    for pid in exclude:
-        for sub in descendants(pid):
-            out.pop(sub, None)  # the target's own, while it lives, are not orphans
-    return out
+    # The target's own, while it lives, are not orphans: the walk does not go below it.
+    return descendants(os.getpid(), skip=exclude)
 
 
 def kill(procs: dict[int, int]) -> None:

@@ -59,7 +59,7 @@ def run_profile(
     launch = launch or Launch(opts)
     stops.watch(launch.child, lambda: launch.t0_ns != 0)
     try:
-        return _run(opts, launch, on_tick, contribute)
+        return _run(opts, launch, stops, on_tick, contribute)
     finally:
         # Whatever ends the run (a full disk included), the channel in $TMPDIR goes.
         shutil.rmtree(launch.channel, ignore_errors=True)
@@ -68,6 +68,7 @@ def run_profile(
 def _run(
     opts: ProfileOptions,
     launch: Launch,
+    stops: stop_signals.StopSignals,
     on_tick: Callable[[float, int], None] | None,
     contribute: Contributor | None,
 ) -> Report:
@@ -86,7 +87,7 @@ def _run(
     finally:
         if not child.exited.is_set():  # diag itself failed: the program must not outlive it
             child.stop()
-        stop_signals.install().release(child)
+        stops.release(child)
     child.sweep()  # py-spy has ended: diag's children left now are what the target orphaned
     if sampler_problem is not None and child.end_ns <= launch.t0_ns:
         sampler_problem = "the program ended before sampling began"
@@ -111,7 +112,7 @@ def _run(
             inproc.exception,
             ending,
             max(0, child.end_ns - inproc_t0) / 1e9,
-            _start_cpu(events),
+            inproc.start_cpu,
         ),
         jit=inproc.jit,
         numerics=inproc.numerics,
@@ -167,15 +168,6 @@ def _start_ns(events: list[dict[str, object]]) -> int | None:
         if ev.get("k") == "start":
             return int(ev["t"])  # type: ignore[call-overload]
     return None
-
-
-def _start_cpu(events: list[dict[str, object]]) -> tuple[float, float]:
-    """User and system CPU seconds the target had used when the program's first line ran."""
-    for ev in events:
-        cpu = ev.get("cpu")
-        if ev.get("k") == "start" and isinstance(cpu, list) and len(cpu) == 2:
-            return float(cpu[0]), float(cpu[1])
-    return 0.0, 0.0
 
 
 @dataclass
@@ -276,7 +268,7 @@ def _outcome(
             out.detail = f"uncaught {exc.type}"
         else:
             out.detail = f"exited with status {out.exit_code}"
-    told = next((s for s in child.received if s != signal.SIGINT), 0)
+    told = stop_signals.first_stop(child.received)
     if told:
         name = signal.Signals(told).name
         out.kind, out.diag_signal, out.diag_exit_code = "interrupted", name, 128 + told

@@ -50,7 +50,7 @@ class StopSignals:
     @property
     def stop_signal(self) -> int:
         """The first SIGTERM or SIGHUP diag received (0: none)."""
-        return next((s for s in self.received if s != signal.SIGINT), 0)
+        return first_stop(self.received)
 
     def exit_status(self, status: int) -> int:
         """diag's exit status: 128+N once told to stop by signal N, else the run's own."""
@@ -93,6 +93,11 @@ class StopSignals:
             _in_thread(lambda: _pass_on_later(child))
         elif presses <= 2:
             _in_thread(child.stop)
+
+
+def first_stop(received: list[int]) -> int:
+    """The first SIGTERM or SIGHUP among ``received`` (0: none)."""
+    return next((s for s in received if s != signal.SIGINT), 0)
 
 
 def _pass_on_later(child: Child) -> None:

@@ -22,6 +22,8 @@ from diagkit.report.model import (
 @dataclass
 class InprocResults:
     start_ns: int | None = None
+    # User and system CPU seconds the target had used when the program's first line ran.
+    start_cpu: tuple[float, float] = (0.0, 0.0)
     exit_code: int | None = None
     exception: ExceptionInfo | None = None
     finished: bool = False
@@ -47,6 +49,9 @@ def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
         k = ev.get("k")
         if k == "start":
             res.start_ns = ev["t"]
+            cpu = ev.get("cpu")
+            if isinstance(cpu, list) and len(cpu) == 2:
+                res.start_cpu = (float(cpu[0]), float(cpu[1]))
         elif k == "exit":
             res.exit_code = ev.get("code")
         elif k == "exception":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import time
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from diagkit import stackfile
@@ -20,7 +19,6 @@ _FH_FRAME = re.compile(r'^\s+File "(.*)", line (\d+) in (.*)$')
 def faulthandler_dump(pid: int, wait: float = 2.0) -> StacksSection:
     """Ask a process started by ``diag profile`` for its stacks by signal; no ptrace needed."""
     sec = StacksSection(source="faulthandler (signal)", pid=pid)
-    path = stackfile.path_for(pid)
     try:
         fh = stackfile.open_for_reading(pid)
     except (OSError, stackfile.UnsafeStackFile) as exc:
@@ -31,7 +29,7 @@ def faulthandler_dump(pid: int, wait: float = 2.0) -> StacksSection:
         sec.unavailable_reason = "the process was not started by diag, so it has no stack file"
         return sec
     with fh:
-        if not _answers_stack_signal(pid, path):
+        if not _answers_stack_signal(pid, fh.fileno()):
             sec.available = False
             sec.unavailable_reason = (
                 "the process does not handle the stack signal (not started by diag)"
@@ -76,7 +74,7 @@ def _signal_and_read(pid: int, fh: BinaryIO, wait: float) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _answers_stack_signal(pid: int, path: Path) -> bool:
+def _answers_stack_signal(pid: int, fd: int) -> bool:
     """Signal only a process that catches the signal and is younger than its stack file.
 
     SIGUSR2's default action kills; a stack file left by a run that was killed
@@ -88,7 +86,7 @@ def _answers_stack_signal(pid: int, path: Path) -> bool:
         with open(f"/proc/{pid}/status") as fh:
             caught = next(int(ln.split()[1], 16) for ln in fh if ln.startswith("SigCgt:"))
         started = psutil.Process(pid).create_time()
-        written = path.stat().st_mtime
+        written = os.fstat(fd).st_mtime  # the file opened safely, not its name again
     except (OSError, StopIteration, ValueError, psutil.Error):
         return False
     # The start time is derived from a boot time in whole seconds: allow that much error.

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from diagkit.commands.folders import why
 from diagkit.errors import DiagError
 from diagkit.report.model import Report, write_atomic
 from diagkit.report.reading import NotAReport, parse_report
@@ -24,7 +25,7 @@ def save_report(report: Report, out_dir: Path) -> str | None:
     try:
         write_atomic(out_dir / REPORT_FILE, report.to_json())
     except OSError as exc:
-        return f"{out_dir / REPORT_FILE}: the report could not be saved ({exc.strerror or exc})"
+        return f"{out_dir / REPORT_FILE}: the report could not be saved ({why(exc)})"
     return None
 
 
@@ -75,7 +76,7 @@ def load_report(path: Path) -> tuple[Report, Path]:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DiagError(f"{file}: cannot read it ({exc.strerror or exc})") from None
+        raise DiagError(f"{file}: cannot read it ({why(exc)})") from None
     except UnicodeDecodeError as exc:
         raise DiagError(f"{file}: not a diag report (not UTF-8 text: {exc.reason})") from None
     try:

@@ -20,9 +20,6 @@ from diagkit.errors import DiagError
 # refused after its folder was made (a bad --pid, a missing nsys) leaves nothing behind,
 # while a folder that existed before is never touched.
 _created: list[Path] = []
-# Open directory descriptors whose flock says "a diag is writing here"; the kernel
-# releases them when this process ends, however it ends.
-_held: list[int] = []
 
 
 def why(exc: OSError) -> str:
@@ -117,4 +114,4 @@ def _hold(path: Path) -> None:
     except OSError:
         os.close(fd)  # a file system without flock: no guard there, the run goes on
         return
-    _held.append(fd)
+    # fd stays open, unreferenced, until diag exits: the kernel then releases the lock.

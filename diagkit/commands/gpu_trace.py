@@ -125,11 +125,8 @@ def gpu_contributor(
     return contribute
 
 
-def _section_for(path: Path, out_dir: Path, nsys_path: str | None) -> tuple[GpuSection, Path]:
-    """Export an .nsys-rep into ``out_dir`` and summarize it."""
-    nsys = nsys_run.find_nsys(nsys_path)
-    if nsys is None:
-        raise DiagError(_NO_NSYS.format(path=path))
+def _section_for(path: Path, out_dir: Path, nsys: str) -> tuple[GpuSection, Path]:
+    """Export an .nsys-rep into ``out_dir`` with ``nsys`` and summarize it."""
     sqlite = nsys_run.export(nsys, path, out_dir / (path.stem + ".sqlite"))
     return nsys_sqlite.load(sqlite), sqlite
 
@@ -148,15 +145,17 @@ def import_trace(
             f"{path}: a raw nsys capture, not a report; convert it with nsys's QdstrmImporter "
             "to an .nsys-rep first"
         )
-    if rep and nsys_run.find_nsys(nsys_path) is None:  # a bad --nsys raises here
+    nsys = nsys_run.find_nsys(nsys_path) if rep else None  # a bad --nsys raises here
+    if rep and nsys is None:
         raise DiagError(_NO_NSYS.format(path=path))
     # A bad SQLite file is refused before the report folder is created.
     early = None if rep else nsys_sqlite.load(path)
     out_dir = prepare_out_dir(out or default_out_dir(f"gpu-{path.stem}"))
-    if early is not None:
-        section, sqlite = early, path
+    if nsys is not None:
+        section, sqlite = _section_for(path, out_dir, nsys)
     else:
-        section, sqlite = _section_for(path, out_dir, nsys_path)
+        assert early is not None  # not an .nsys-rep: loaded above
+        section, sqlite = early, path
     report = _import_report(path, section)
     inside = sqlite.resolve().parent == out_dir.resolve()
     report.files["gpu trace"] = sqlite.name if inside else str(sqlite.resolve())

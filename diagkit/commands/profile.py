@@ -172,7 +172,7 @@ def profile(
                 report.notes.append(note)
         if deep_plan is not None:
             save_report(report, out_dir)  # the sampled pass is kept whatever the deep passes do
-            deep_plan.run(report, opts, progress.tick)
+            deep_plan.run(report, opts)
     finally:
         progress.close()
     if report.outcome.detail.startswith("bad target: "):

@@ -11,7 +11,7 @@ from diagkit.deep.config import DeepRequest
 from diagkit.errors import DiagError
 
 if TYPE_CHECKING:  # the passes pull in pstats and the code index: only for --deep runs
-    from diagkit.deep.passes import Named, Tick
+    from diagkit.deep.passes import Named
     from diagkit.launch import ProfileOptions
     from diagkit.report.model import Report
 
@@ -37,12 +37,10 @@ class DeepPlan:
     named: Named
     quiet: bool
 
-    def run(self, report: Report, opts: ProfileOptions, on_tick: Tick) -> None:
-        """``on_tick`` is the sampled pass's progress; each deep pass says its own pace
-        instead (``deep.pace``), measured against the sampled pass."""
+    def run(self, report: Report, opts: ProfileOptions) -> None:
+        """Each deep pass says its own pace (``deep.pace``), measured against the sampled pass."""
         from diagkit.deep.passes import run_deep
 
-        del on_tick
         run_deep(report, opts, self.request, self.named, self._say)
 
     def _say(self, text: str) -> None:

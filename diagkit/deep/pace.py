@@ -15,7 +15,7 @@ FIRST_LINE_S = 10.0  # a pass shorter than this says nothing while it runs
 
 
 class PassPace:
-    """A ``Tick`` for one deep pass: a line at 10 s, 20 s, 40 s... of the pass."""
+    """Progress for one deep pass: a line at 10 s, 20 s, 40 s... of the pass."""
 
     def __init__(
         self, name: str, sampled_s: float, say: Callable[[str], None],

@@ -73,7 +73,6 @@ def resolve_names(req: DeepRequest, kind: str, target: str) -> Named:
 
 
 Say = Callable[[str], None]
-Tick = Callable[[float, int], None] | None
 
 
 def run_deep(
@@ -86,12 +85,14 @@ def run_deep(
         sec.available, sec.unavailable_reason = False, why
         return sec
     extra = [f for f in [main_file(base.kind, base.target)] if f]
+    speedscope = _speedscope(report, base.out_dir)  # a long run's file is many MB: read once
     targets = merge(
         named.lines.targets,
-        hot_targets(report.time, _speedscope(report, base.out_dir)),
+        hot_targets(report.time, speedscope),
         jitted_targets(report.time, extra) if req.no_jit else [],
     )
-    _tracers_pass(report, base, req, targets, named.memory_lines.targets, say)
+    _tracers_pass(report, base, req, targets, named.memory_lines.targets, say,
+                  sampled_keys(speedscope))  # fmt: skip
     if sec.passes[-1].outcome.startswith("interrupted"):
         sec.notes.append("interrupted: the memory pass was not run")
     else:
@@ -138,7 +139,8 @@ def _run(base: ProfileOptions, collector: str, cfg: DeepConfig, env: dict[str, s
 
 
 def _tracers_pass(report: Report, base: ProfileOptions, req: DeepRequest, targets: list[Target],
-                  mem_targets: list[Target], say: Say) -> None:  # fmt: skip
+                  mem_targets: list[Target], say: Say,
+                  sampled: set[results.PstatsKey] | None) -> None:  # fmt: skip
     sec = report.deep
     assert sec is not None
     traced = [t for t in targets if req.no_jit or not t.jitted]
@@ -178,7 +180,6 @@ def _tracers_pass(report: Report, base: ProfileOptions, req: DeepRequest, target
     sec.memory_lines = results.memory_line_profiles(
         mem_targets, results.events_of(events, "deep_memory_lines"), seen
     )
-    sampled = sampled_keys(_speedscope(report, base.out_dir))
     sec.divergence += divergence(report.outcome, report.time, rep.outcome, stats, req.no_jit,
                                  "tracers", sampled)  # fmt: skip
     if stats:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cache
 
 from diagkit.report.model import Target
 
@@ -23,21 +24,31 @@ def portable_path(path: str, target: Target) -> str:
         found = list(marker.finditer(path))
         if found:  # the last one: a virtual environment can live inside another prefix
             return path[found[-1].end() :]
-    for root in _roots(target):
-        if path.startswith(root.rstrip(os.sep) + os.sep):
-            return os.path.relpath(path, root)
+    script = target.argv[0] if target.kind == "script" and target.argv else ""
+    for root in _roots(script, target.cwd):
+        rel = under(path, root)
+        if rel is not None:
+            return rel
     return path
 
 
-def _roots(target: Target) -> list[str]:
+def under(path: str, root: str) -> str | None:
+    """``path`` relative to ``root`` when it lies below it, else None."""
+    if root and os.path.isabs(path) and path.startswith(root.rstrip(os.sep) + os.sep):
+        return os.path.relpath(path, root)
+    return None
+
+
+@cache  # asked once per function and line of a report, always of the same run
+def _roots(script: str, cwd: str) -> tuple[str, ...]:
     """The script's folder before the working directory: it is the deeper of the two
     whenever the script is run from a parent folder (``python va/boot.py``)."""
     roots = []
-    if target.kind == "script" and target.argv and target.cwd:
-        roots.append(os.path.dirname(os.path.join(target.cwd, target.argv[0])))
-    if target.cwd:
-        roots.append(target.cwd)
-    return [os.path.normpath(r) for r in roots]
+    if script and cwd:
+        roots.append(os.path.dirname(os.path.join(cwd, script)))
+    if cwd:
+        roots.append(cwd)
+    return tuple(os.path.normpath(r) for r in roots)
 
 
 def portable_argv(target: Target) -> list[str]:

@@ -26,11 +26,10 @@ and never decide.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from diagkit.report.code_paths import portable_path
+from diagkit.report.code_paths import portable_path, under
 from diagkit.report.model import Report
 
 NOISE_Z = 3.0
@@ -194,9 +193,7 @@ class _Side:
 
 
 def _rel(path: str, cwd: str) -> str:
-    if path and cwd and os.path.isabs(path) and path.startswith(cwd.rstrip(os.sep) + os.sep):
-        return os.path.relpath(path, cwd)
-    return path
+    return under(path, cwd) or path
 
 
 def _single(name: str, value: float) -> dict[tuple[str, ...], _Entry]:

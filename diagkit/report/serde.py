@@ -133,14 +133,7 @@ def _list(item: Loader) -> Loader:
     def load(data: Any) -> Any:
         if not isinstance(data, list):
             raise _wrong_type(data, "'array'")
-        out = []
-        for i, v in enumerate(data):
-            try:
-                out.append(item(v))
-            except DataMismatch as exc:
-                exc.parts.append(i)
-                raise
-        return out
+        return [_at(i, item, v) for i, v in enumerate(data)]
 
     return load
 
@@ -149,14 +142,7 @@ def _dict(value: Loader) -> Loader:
     def load(data: Any) -> Any:
         if not isinstance(data, dict):
             raise _wrong_type(data, "'object'")
-        out = {}
-        for k, v in data.items():
-            try:
-                out[k] = value(v)
-            except DataMismatch as exc:
-                exc.parts.append(k)
-                raise
-        return out
+        return {k: _at(k, value, v) for k, v in data.items()}
 
     return load
 
@@ -175,16 +161,21 @@ def _dataclass(cls: type) -> Loader:
         kwargs = {}
         for name, field_loader, required in fields:
             if name in data:
-                try:
-                    kwargs[name] = field_loader(data[name])
-                except DataMismatch as exc:
-                    exc.parts.append(name)
-                    raise
+                kwargs[name] = _at(name, field_loader, data[name])
             elif required:
                 raise DataMismatch(f"{name!r} is a required property")
         return cls(**kwargs)
 
     return load
+
+
+def _at(part: int | str, load: Loader, data: Any) -> Any:
+    """``load(data)``, a mismatch inside it located one level further out (``part``)."""
+    try:
+        return load(data)
+    except DataMismatch as exc:
+        exc.parts.append(part)
+        raise
 
 
 def _required(f: dataclasses.Field[Any]) -> bool:

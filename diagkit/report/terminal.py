@@ -14,9 +14,6 @@ from diagkit.report.timeout_lead import lead_lines
 from diagkit.report.units import fmt_bytes, fmt_s, short_path
 
 TOP_ROWS = 12
-# A program's message can be a megabyte; the terminal gets its start, report.json all of it.
-MESSAGE_CHARS = 2000
-MESSAGE_LINES = 20
 
 
 def render(report: Report, console: Console, out_dir: Path | None = None) -> None:
@@ -37,14 +34,10 @@ def render(report: Report, console: Console, out_dir: Path | None = None) -> Non
 
         render_deep(report, console)
     for note in report.notes:
-        console.print(f"[yellow]note:[/] {markup(_clip(note))}")
+        console.print(f"[yellow]note:[/] {markup(clip(note))}")
     if out_dir is not None and report.files:
         files = " ".join(sorted(["report.json", *report.files.values()]))
         console.print(f"\n[bold]Report[/] {markup(short_path(str(out_dir)))}/ {markup(files)}")
-
-
-def _clip(text: str) -> str:
-    return clip(text, MESSAGE_CHARS, MESSAGE_LINES)
 
 
 def _title(r: Report) -> str:
@@ -179,14 +172,14 @@ def _numerics(r: Report, c: Console) -> None:
     c.print(f"\n[bold]Warnings[/] {n.total:,} raised")
     for w in n.warnings[:TOP_ROWS]:
         count = f"{w.count:,}" + ("+" if w.capped else "")
-        c.print(f"  [yellow]{count:>8}×[/] {markup(w.category)}: {markup(_clip(w.message))} "
+        c.print(f"  [yellow]{count:>8}×[/] {markup(w.category)}: {markup(clip(w.message))} "
                 f"[dim]{markup(short_path(w.file))}:{w.line}[/]")  # fmt: skip
 
 
 def _exception_and_stacks(r: Report, c: Console) -> None:
     exc = r.outcome.exception
     if exc is not None:
-        c.print(f"\n[bold red]{markup(exc.type)}[/]: {markup(_clip(exc.message))} "
+        c.print(f"\n[bold red]{markup(exc.type)}[/]: {markup(clip(exc.message))} "
                 f"[dim]at {markup(short_path(exc.file))}:{exc.line} in {markup(exc.function)}[/]")  # fmt: skip
     s = r.stacks
     if s is None:

@@ -12,8 +12,6 @@ from diagkit.report.units import fmt_bytes
 TOP_KERNELS = 15
 TOP_RANGES = 20
 NAME_WIDTH = 60
-NOTE_CHARS = 2000  # a note can quote a program's text; report.json keeps it whole
-NOTE_LINES = 20
 
 
 def fmt_dur(s: float) -> str:
@@ -66,7 +64,7 @@ def render_gpu(section: GpuSection, console: Console) -> None:
             f"peak held {fmt_bytes(m.pool_total_peak_bytes)} [dim]({m.samples} samples)[/]"
         )
     for note in s.notes:
-        c.print(f"  [yellow]note:[/] {markup(clip(note, NOTE_CHARS, NOTE_LINES))}")
+        c.print(f"  [yellow]note:[/] {markup(clip(note))}")
     if s.cannot_see:
         c.print("  [dim]This source cannot see: " + markup("; ".join(s.cannot_see)) + "[/]")
 

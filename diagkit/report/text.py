@@ -31,8 +31,11 @@ def json_printable(text: str) -> str:
     return _SURROGATE.sub(lambda m: "\\" + _escaped(m), text)
 
 
-def clip(text: str, chars: int, lines: int) -> str:
-    """At most ``chars`` characters and ``lines`` lines, saying how much was left out."""
+def clip(text: str, chars: int = 2000, lines: int = 20) -> str:
+    """At most ``chars`` characters and ``lines`` lines, saying how much was left out.
+
+    For the terminal: a message can quote a megabyte of the program's text; the report keeps it
+    whole."""
     cut = text
     parts = text.split("\n", lines)
     if len(parts) > lines:
