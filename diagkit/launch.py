@@ -10,7 +10,6 @@ instead of after it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import resource
 import select
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from diagkit import proctree
 from diagkit.collectors.sampler import PySpySampler
+from diagkit.inproc import fds
 from diagkit.threads import start_daemon
 
 SPEEDSCOPE = "profile.speedscope.json"
@@ -216,14 +216,8 @@ class Launch:
 def _pipe() -> tuple[int, int]:
     """A pipe whose ends are not 0-2: with diag's stdin closed, os.pipe() returns 0, and
     the child would take diag's pipe for its stdin instead of seeing it closed."""
-    ends = []
-    for fd in os.pipe():
-        if fd <= 2:
-            high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
-            os.close(fd)
-            fd = high
-        ends.append(fd)
-    return ends[0], ends[1]
+    read, write = (fds.dup_above(fd, 3) if fd <= 2 else fd for fd in os.pipe())
+    return read, write
 
 
 class _PolledExit(threading.Event):

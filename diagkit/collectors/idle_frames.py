@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from diagkit.collectors.own_frames import is_native
+
 # Standard-library frames whose own time is a wait (the blocking call is C, below them).
 _WAITING_FUNCTIONS = frozenset({
     "Condition.wait", "Thread._wait_for_tstate_lock", "Thread.join", "SimpleQueue.get",
@@ -40,18 +42,15 @@ def is_waiting(frames: list[dict[str, Any]], is_library: Callable[[str], bool]) 
     innermost frames are C: a kernel wait there, or a waiting innermost Python frame
     (an unnamed libc address above ``Condition.wait`` is its futex)."""
     leaf = frames[-1]
-    if _native(leaf) and any(w in (leaf.get("name") or "") for w in _NATIVE_WAITS):
+    if is_native(leaf.get("file") or "") and any(
+        w in (leaf.get("name") or "") for w in _NATIVE_WAITS
+    ):
         return True
-    py = next((fr for fr in reversed(frames) if not _native(fr)), None)
+    py = next((fr for fr in reversed(frames) if not is_native(fr.get("file") or "")), None)
     if py is None:
         return False
     file = py.get("file") or ""
     return _waiting(py.get("name") or "", file, int(py.get("line") or 0), is_library(file))
-
-
-def _native(frame: dict[str, Any]) -> bool:
-    file = frame.get("file") or ""
-    return not file.endswith(".py") and not file.startswith("<")
 
 
 @functools.cache  # one answer per frame and line, however many samples stood there

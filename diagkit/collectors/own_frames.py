@@ -37,7 +37,7 @@ def is_process_frame(name: str, file: str) -> bool:
     return not file and bool(_PROCESS_FRAME.match(name))
 
 
-def _is_native(file: str) -> bool:
+def is_native(file: str) -> bool:
     # py-spy --native names a shared object or nothing; Python frames are .py or <frozen ...>.
     return not file.endswith(".py") and not file.startswith("<")
 
@@ -57,12 +57,12 @@ def program_start(frames: Sequence[tuple[str, str]]) -> int | None:
             if name == "run_program":
                 i += 1
                 # What run_program calls on its way to the program: runpy for -m, exec.
-                while i < len(frames) and (is_runpy(frames[i][1]) or _is_native(frames[i][1])):
+                while i < len(frames) and (is_runpy(frames[i][1]) or is_native(frames[i][1])):
                     i += 1
                 return i
         elif is_runpy(file):
             through_runpy = True
-        elif not _is_native(file):
+        elif not is_native(file):
             break
         i += 1
     if booted:

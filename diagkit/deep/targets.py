@@ -143,10 +143,11 @@ def _resolve_one(
         if file is None:
             return [], f"{option} {spec}: no such file {where}"
     else:
-        file = find_module_file(where, search_path(kind, target))
+        path = search_path(kind, target)
+        file = find_module_file(where, path)
         label = where
         if file is None:
-            close = _close_module(where, search_path(kind, target))
+            close = _close_module(where, path)
             return [], f"{option} {spec}: no module named {where!r}{close}"
     infos = [i for i in index_file(file) if i.name not in _ANONYMOUS] if file else []
     if not infos:
@@ -165,7 +166,7 @@ def _near(name: str, names: set[str]) -> list[str]:
 
 
 def _close(name: str, candidates: list[str]) -> str:
-    near = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    near = _near(name, set(candidates))
     return f"; closest: {', '.join(near)}" if near else ""
 
 

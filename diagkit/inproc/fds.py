@@ -26,12 +26,17 @@ def move_high(fd: int) -> int:
         if low <= fd:
             return fd
         try:
-            new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
+            return dup_above(fd, low)
         except OSError:
             continue
-        os.close(fd)
-        return new
     return fd
+
+
+def dup_above(fd: int, low: int) -> int:
+    """``fd`` under the lowest free number from ``low`` up (close-on-exec); the old one closed."""
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
+    os.close(fd)
+    return new
 
 
 def identity(fd: int) -> tuple[int, int]:
