@@ -339,7 +339,8 @@ def test_ctrl_c_during_repeated_dumps_prints_the_dumps_taken(procs, tmp_path, as
         (p,) = res.processes
         assert res.interrupted and 2 <= res.rounds < 20 and len(p.dumps) == res.rounds
         assert all(d.threads and d.threads[0].frames for d in p.dumps)
-        assert len(p.verdicts) == 1 and p.verdicts[0].function in {"f", "work"}
+        # A moving thread is named by the deepest frame all dumps share: any of the spin's own.
+        assert len(p.verdicts) == 1 and p.verdicts[0].function in {"f", "work", "<module>"}
     else:
         assert f"pid {target.pid}" in stdout and "stacks" in stdout and "f (spin.py:4)" in stdout
         last = stdout.strip().splitlines()[-1]
