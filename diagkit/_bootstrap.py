@@ -9,6 +9,7 @@ the start handshake with the parent, see ``_handshake``) and DIAGKIT_PARENT_PID
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import faulthandler
 import importlib
@@ -64,6 +65,9 @@ class _Run:
         # report should still get the ranges and counts gathered so far.
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, self._on_sigterm)
+            # A child the program forks (a Pool worker) is the program's: it dies of SIGTERM
+            # at once, as under plain python, not at diag's handler's next bytecode.
+            os.register_at_fork(after_in_child=_default_sigterm)
 
     def start_extra(self, specs: str) -> None:
         """Start the extra collectors named in DIAGKIT_COLLECTORS ("module:function,...").
@@ -115,6 +119,11 @@ class _Run:
         _close_stack_file()  # dying by the signal again skips atexit
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _default_sigterm() -> None:
+    with contextlib.suppress(ValueError, OSError):  # not the main thread: leave it
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 _stack_file_closers: list[Callable[[], None]] = []
