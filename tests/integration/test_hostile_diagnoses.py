@@ -342,7 +342,8 @@ def test_ctrl_c_during_repeated_dumps_prints_the_dumps_taken(procs, tmp_path, as
         # A moving thread is named by the deepest frame all dumps share: any of the spin's own.
         assert len(p.verdicts) == 1 and p.verdicts[0].function in {"f", "work", "<module>"}
     else:
-        assert f"pid {target.pid}" in stdout and "stacks" in stdout and "f (spin.py:4)" in stdout
+        # The stack printed is the last dump's: the spin may be between calls of f then.
+        assert f"pid {target.pid}" in stdout and "stacks" in stdout and "work (spin.py:" in stdout
         last = stdout.strip().splitlines()[-1]
         assert last.startswith("interrupted (Ctrl-C) after ") and last.endswith(" of 20 dumps")
         assert 2 <= int(last.split()[3]) < 20
