@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from diagkit.report.model import SCHEMA_VERSION, Report
-from diagkit.report.serde import json_schema
+from diagkit.model.report import SCHEMA_VERSION, Report
+from diagkit.model.serde import json_schema
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "report.schema.json"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from diagkit.report.model import Report
+from diagkit.model.report import Report
 
 ROOT = Path(__file__).resolve().parents[1]
 

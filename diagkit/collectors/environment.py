@@ -12,8 +12,8 @@ import sys
 import threading
 from collections.abc import Mapping
 
-from diagkit.report.model import EnvironmentSection, PackageInfo
-from diagkit.threads import start_daemon
+from diagkit.collectors.threads import start_daemon
+from diagkit.model.report import EnvironmentSection, PackageInfo
 
 # diag's own version is in every report; any other package only when the program imported it.
 ALWAYS = ("diagkit",)

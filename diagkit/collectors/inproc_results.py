@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from diagkit.report.model import (
+from diagkit.model.report import (
     ExceptionInfo,
     JitCompile,
     JitFunction,

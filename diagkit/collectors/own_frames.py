@@ -12,21 +12,20 @@ was on: a stack is cut below it, so the sample counts for that line, not for dia
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 
-OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_BOOTSTRAP = OWN_DIR + os.sep + "_bootstrap"
+from diagkit._paths import is_own_file, is_target_file
+
 _PROCESS_FRAME = re.compile(r"process \d+:")
 
 
 def is_bootstrap(file: str) -> bool:
-    return file.startswith(_BOOTSTRAP)
+    return is_target_file(file)
 
 
 def is_diagkit(file: str) -> bool:
-    return file.startswith(OWN_DIR + os.sep)
+    return is_own_file(file)
 
 
 def is_runpy(file: str) -> bool:

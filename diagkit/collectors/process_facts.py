@@ -16,7 +16,7 @@ from typing import TypeVar
 import psutil
 
 from diagkit.collectors.thread_cpu import ThreadCpu
-from diagkit.report.model import ChildProcess, ProcessFacts
+from diagkit.model.report import ChildProcess, ProcessFacts
 
 T = TypeVar("T")
 MAX_OPEN_FILES = 200

@@ -17,7 +17,7 @@ from typing import Any
 
 from diagkit.collectors.ptrace_access import describe_tracers, may_ptrace
 from diagkit.collectors.sampler import PERMISSION_HINT, QUIET_ENV, find_py_spy
-from diagkit.report.model import StackFrame, StacksSection, ThreadStack
+from diagkit.model.report import StackFrame, StacksSection, ThreadStack
 
 LOCAL_REPR_MAX = 200
 # py-spy pauses every thread for a dump; when another tracer (a second py-spy, gdb) holds

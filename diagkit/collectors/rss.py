@@ -13,8 +13,8 @@ import os
 import threading
 import time
 
-from diagkit.report.model import MemorySection, RssPoint
-from diagkit.threads import REFUSED, start_daemon
+from diagkit.collectors.threads import REFUSED, start_daemon
+from diagkit.model.report import MemorySection, RssPoint
 
 MAX_POINTS = 4000
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from diagkit.collectors.idle_frames import is_waiting
 from diagkit.collectors.own_frames import is_diagkit, program_end, program_start
 from diagkit.collectors.sampler import SamplerResult, find_py_spy, py_spy_version
-from diagkit.report.model import FunctionTime, LineTime, ThreadTime, TimeSection
+from diagkit.model.report import FunctionTime, LineTime, ThreadTime, TimeSection
 
 if TYPE_CHECKING:
-    from diagkit.report.model import Report
+    from diagkit.model.report import Report
 
 _LIB_DIRS = tuple(
     os.path.realpath(p) + os.sep

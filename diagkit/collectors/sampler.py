@@ -16,7 +16,7 @@ from pathlib import Path
 
 from diagkit.collectors.ptrace_access import describe_tracers, may_ptrace
 from diagkit.collectors.speedscope_merge import write_merged
-from diagkit.threads import REFUSED, start_daemon
+from diagkit.collectors.threads import REFUSED, start_daemon
 
 _SAMPLING = re.compile(r"Sampling process (\d+) times a second")
 _TOTALS = re.compile(r"Samples: (\d+) Errors: (\d+)")

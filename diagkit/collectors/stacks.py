@@ -7,10 +7,10 @@ import re
 import time
 from typing import Any, BinaryIO
 
-from diagkit import stackfile
 from diagkit.collectors.own_frames import program_start
 from diagkit.collectors.py_spy_dump import py_spy_dump
-from diagkit.report.model import StackFrame, StacksSection, ThreadStack
+from diagkit.model.report import StackFrame, StacksSection, ThreadStack
+from diagkit.target import stackfile
 
 _FH_THREAD = re.compile(r"^(Current thread|Thread) (0x[0-9a-f]+) \(most recent call first\):")
 _FH_FRAME = re.compile(r'^\s+File "(.*)", line (\d+) in (.*)$')

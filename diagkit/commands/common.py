@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from diagkit.commands.folders import why
 from diagkit.errors import DiagError
-from diagkit.report.model import Report, write_atomic
-from diagkit.report.reading import NotAReport, parse_report
+from diagkit.model.reading import NotAReport, parse_report
+from diagkit.model.report import Report, write_atomic
+from diagkit.run.folders import why
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -44,7 +44,7 @@ def finish(
     """
     lost = save_report(report, out_dir)
     if lost is None:
-        from diagkit.report.outputs import write_outputs
+        from diagkit.render.outputs import write_outputs
 
         write_outputs(report, out_dir)
         again = save_report(report, out_dir)

@@ -10,9 +10,9 @@ import click
 
 from diagkit.commands.common import REPORT_FILE, console, load_report
 from diagkit.commands.options import FiniteFloat, FolderPath
-from diagkit.report.code_paths import portable_argv
-from diagkit.report.diff import Change, DiffOptions, DiffResult, diff_reports
-from diagkit.report.model import Report
+from diagkit.compare.changes import Change, DiffOptions, DiffResult, diff_reports
+from diagkit.compare.code_paths import portable_argv
+from diagkit.model.report import Report
 
 EXIT_REGRESSION = 1
 SHOWN = 25
@@ -100,7 +100,7 @@ def _pct(c: Change) -> str:
 
 
 def _fmt(value: float, unit: str) -> str:
-    from diagkit.report.units import fmt_bytes, fmt_s
+    from diagkit.render.units import fmt_bytes, fmt_s
 
     return fmt_bytes(value) if unit == "B" else fmt_s(value)
 
@@ -113,7 +113,7 @@ def _print(base: Path, new: Path, a: Report, b: Report, result: DiffResult) -> N
     from rich.markup import escape
     from rich.table import Table
 
-    from diagkit.report.units import fmt_s
+    from diagkit.render.units import fmt_s
 
     con = console()
     con.rule(f"[bold]diag diff[/] {escape(str(base))} → {escape(str(new))}")

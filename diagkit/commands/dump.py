@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import psutil
 
     from diagkit.dumping.rounds import Dumped, DumpOptions
-    from diagkit.report.dump_model import DumpResult
+    from diagkit.model.dump import DumpResult
 
 
 @click.command()
@@ -51,23 +51,23 @@ def dump(
 
     # The CPU window before the first dump opens now and runs while the rest of diag loads.
     early = {pid: read_threads(pid)} if pid is not None else {}
-    from diagkit import attach
     from diagkit.dumping.rounds import DumpOptions, dump_rounds
+    from diagkit.run import pid_checks
 
     if pid is not None:
-        primary = [attach.open_target(pid)]
+        primary = [pid_checks.open_target(pid)]
         notes: list[str] = []
     else:
         assert pattern is not None
-        primary, others = attach.find_by_name(pattern)
+        primary, others = pid_checks.find_by_name(pattern)
         notes = [_skipped(others)] if others else []
         if not primary:
-            raise DiagError(f"no Python process matches --name {pattern!r}", attach.EXIT_GONE)
+            raise DiagError(f"no Python process matches --name {pattern!r}", pid_checks.EXIT_GONE)
     targets = [(p, 0) for p in primary]
     if children:
         seen = {p.pid for p in primary}
         for p in primary:
-            for kid in attach.python_descendants(p):
+            for kid in pid_checks.python_descendants(p):
                 if kid.pid not in seen:
                     seen.add(kid.pid)
                     targets.append((kid, p.pid))
@@ -112,7 +112,7 @@ def _result(done: list[Dumped], opts: DumpOptions, notes: list[str]) -> DumpResu
     from datetime import UTC, datetime
 
     from diagkit import __version__
-    from diagkit.report.dump_model import DUMP_SCHEMA_VERSION, DumpResult
+    from diagkit.model.dump import DUMP_SCHEMA_VERSION, DumpResult
 
     result = DumpResult(
         schema_version=DUMP_SCHEMA_VERSION,
@@ -141,6 +141,6 @@ def _print(result: DumpResult, as_json: bool) -> None:
     if as_json:
         click.echo(result.to_json())
         return
-    from diagkit.report.terminal_dump import render_dump
+    from diagkit.render.terminal.dump import render_dump
 
     render_dump(result)

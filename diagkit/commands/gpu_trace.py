@@ -2,7 +2,7 @@
 
 ``--import FILE`` summarizes a trace taken elsewhere (an nsys SQLite export, or
 an .nsys-rep when nsys is here to export it). Running a program goes through
-``diagkit.gpu.launch``: nsys wraps the child where it is found, else the
+``diagkit.gpu.plan``: nsys wraps the child where it is found, else the
 in-process collector runs inside it.
 """
 
@@ -21,13 +21,14 @@ from rich.markup import escape
 
 from diagkit import __version__
 from diagkit.commands.common import console, finish
-from diagkit.commands.folders import default_out_dir, prepare_out_dir
 from diagkit.commands.options import FolderPath
 from diagkit.errors import DiagError
-from diagkit.gpu import nsys_csv, nsys_run, nsys_sqlite
-from diagkit.gpu.launch import GpuPlan, gpu_plan
-from diagkit.report.gpu_model import GpuSection
-from diagkit.report.model import (
+from diagkit.gpu.nsys import run as nsys_run
+from diagkit.gpu.nsys import sqlite as nsys_sqlite
+from diagkit.gpu.nsys import stats_csv as nsys_csv
+from diagkit.gpu.plan import GpuPlan, gpu_plan
+from diagkit.model.gpu import GpuSection
+from diagkit.model.report import (
     SCHEMA_VERSION,
     EnvironmentSection,
     JitSection,
@@ -39,10 +40,11 @@ from diagkit.report.model import (
     Target,
     TimeSection,
 )
-from diagkit.report.terminal_gpu import render_gpu
+from diagkit.render.terminal.gpu import render_gpu
+from diagkit.run.folders import default_out_dir, prepare_out_dir
 
 S = TypeVar("S")
-GPU_COLLECTOR = "diagkit.gpu.inprocess:collector"
+GPU_COLLECTOR = "diagkit.gpu.target.inprocess:collector"
 NOT_RUN = "not collected: `diag gpu-trace --import` summarizes a trace, it runs nothing"
 _NO_NSYS = (
     "{path}: an .nsys-rep needs nsys to export it and nsys was not found; give --nsys PATH, "
@@ -93,15 +95,15 @@ def gpu_trace(
 
 
 def _render(report: Report, folder: Path | None) -> None:
-    from diagkit.report.terminal import render
+    from diagkit.render.terminal.profile import render
 
     render(report, console(stderr=True), folder)
 
 
 def run_traced(kind: str, target: str, args: list[str], out_dir: Path, plan: GpuPlan) -> Report:
     """Run the program under ``plan`` (nsys, or the in-process collector); the caller saves."""
-    from diagkit.launch import ProfileOptions
-    from diagkit.session import run_profile
+    from diagkit.run.launch import ProfileOptions
+    from diagkit.run.session import run_profile
 
     opts = ProfileOptions(
         kind=kind, target=target, args=args, out_dir=out_dir, command=["diag", *sys.argv[1:]],

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from diagkit import stop_signals
-from diagkit.commands.folders import default_out_dir, prepare_out_dir
 from diagkit.commands.options import FolderPath, seconds
 from diagkit.deep.command import deep_request, plan_deep
 from diagkit.errors import DiagError
-from diagkit.launch import FAST_RATE, SLOW_RATE, Launch, ProfileOptions
-from diagkit.progress import Progress, drop_output
+from diagkit.run import stop_signals
+from diagkit.run.folders import default_out_dir, prepare_out_dir
+from diagkit.run.launch import FAST_RATE, SLOW_RATE, Launch, ProfileOptions
+from diagkit.run.progress import Progress, drop_output
 
 if TYPE_CHECKING:
-    from diagkit.report.model import Report
+    from diagkit.model.report import Report
 
 
 class _ProgramCommand(click.Command):
@@ -147,7 +147,7 @@ def profile(
     contribute = None
     if gpu:
         from diagkit.commands.gpu_trace import GPU_COLLECTOR, gpu_contributor
-        from diagkit.gpu.launch import gpu_plan
+        from diagkit.gpu.plan import gpu_plan
 
         plan = gpu_plan(out_dir, use_nsys=False)
         opts.extra_env.update(plan.env())
@@ -159,7 +159,7 @@ def profile(
     launch = Launch(opts)
     stops.watch(launch.child, lambda: launch.t0_ns != 0)
     from diagkit.commands.common import finish, save_report
-    from diagkit.session import run_profile
+    from diagkit.run.session import run_profile
 
     progress = Progress()
     try:
@@ -184,7 +184,7 @@ def profile(
 
 def _render(report: Report, folder: Path | None) -> None:
     from diagkit.commands.common import console
-    from diagkit.report.terminal import render  # rich costs ~50 ms: only when printing
+    from diagkit.render.terminal.profile import render  # rich costs ~50 ms: only when printing
 
     con = console(stderr=True)
 
@@ -213,8 +213,8 @@ def _attach(
     nonblocking: bool,
     quiet: bool,
 ) -> int:
-    from diagkit.attach_session import AttachOptions, run_attached
     from diagkit.commands.common import finish
+    from diagkit.run.attach_session import AttachOptions, run_attached
 
     if pid is None:
         raise DiagError("--duration goes with --pid (to stop a program diag starts, use --timeout)")

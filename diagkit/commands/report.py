@@ -18,11 +18,11 @@ def report(path: Path, html: bool) -> int:
     """Show the report in PATH (a report folder or its report.json)."""
     rep, folder = load_report(path)
     if html:
-        from diagkit.report.html import write_page
+        from diagkit.render.html.page import write_page
 
         click.echo(write_page(rep, folder))
         return 0
-    from diagkit.report.terminal import render
+    from diagkit.render.terminal.profile import render
 
     render(rep, console(), folder)
     return 0

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from diagkit.deep.config import DeepConfig, redirect_output
-from diagkit.inproc.channel import Channel
+from diagkit.target.channel import Channel
 
 POLL_S = 0.005
 GROWTH = 1.2  # a new snapshot once the traced total is 20% above the last one

@@ -12,8 +12,8 @@ from diagkit.errors import DiagError
 
 if TYPE_CHECKING:  # the passes pull in pstats and the code index: only for --deep runs
     from diagkit.deep.passes import Named
-    from diagkit.launch import ProfileOptions
-    from diagkit.report.model import Report
+    from diagkit.model.report import Report
+    from diagkit.run.launch import ProfileOptions
 
 
 def deep_request(

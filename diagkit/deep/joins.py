@@ -15,7 +15,7 @@ from typing import Any
 from diagkit.deep.codeindex import real
 from diagkit.deep.results import PstatsKey, pstats_key_for, real_keys
 from diagkit.deep.targets import is_user_file
-from diagkit.report.model import Outcome, TimeSection
+from diagkit.model.report import Outcome, TimeSection
 
 HOT_TOTAL_SHARE = 0.05  # sampled functions this hot must have run in the tracers pass
 UNSAMPLED_SHARE = 0.20  # a tracers-pass function this big must have been sampled

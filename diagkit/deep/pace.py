@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from diagkit.report.units import fmt_bytes, fmt_s
+from diagkit.render.units import fmt_bytes, fmt_s
 
 FIRST_LINE_S = 10.0  # a pass shorter than this says nothing while it runs
 

@@ -31,11 +31,11 @@ from diagkit.deep.targets import (
     resolve,
 )
 from diagkit.deep.tracers import LPROF, PSTATS
-from diagkit.launch import ProfileOptions
-from diagkit.report.deep_model import DeepPass, DeepSection
-from diagkit.report.model import Report
-from diagkit.report.units import fmt_s
-from diagkit.session import run_profile
+from diagkit.model.deep import DeepPass, DeepSection
+from diagkit.model.report import Report
+from diagkit.render.units import fmt_s
+from diagkit.run.launch import ProfileOptions
+from diagkit.run.session import run_profile
 
 # Each kept frame costs time on every allocation (tracemalloc finds each frame's line
 # number by scanning its code), up to 4x the 1-frame cost on call-heavy Python at 3

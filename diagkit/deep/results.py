@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import linecache
-import os
 import pstats
 from typing import Any
 
+from diagkit._paths import is_own_file
 from diagkit.collectors.sampled_time import is_library_file
 from diagkit.deep.codeindex import at_first_line, containing, index_file, real
 from diagkit.deep.targets import Target, is_user_file
-from diagkit.report.deep_model import (
+from diagkit.model.deep import (
     AllocFrame,
     AllocSection,
     AllocSite,
@@ -25,7 +25,6 @@ from diagkit.report.deep_model import (
 TOP_CALLS = 40
 TOP_EDGES = 8
 TOP_SITES = 20
-_OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PstatsKey = tuple[str, int, str]
 
@@ -46,7 +45,7 @@ def is_harness(key: PstatsKey) -> bool:
     file, _, name = key
     if file == "~":
         return "_lsprof.Profiler" in name
-    return file.endswith(("runpy.py", "<frozen runpy>")) or real(file).startswith(_OWN_DIR + os.sep)
+    return file.endswith(("runpy.py", "<frozen runpy>")) or is_own_file(real(file))
 
 
 def load_pstats(path: str) -> dict[PstatsKey, Any]:
@@ -198,7 +197,7 @@ def alloc_section(ev: dict[str, Any] | None, t0_ns: int) -> AllocSection:
         return sec
     sites: dict[tuple[str, int], AllocSite] = {}
     for frames, size, count in ev["groups"]:
-        if frames and real(frames[0][0]).startswith(_OWN_DIR + os.sep):
+        if frames and is_own_file(real(frames[0][0])):
             continue  # the watcher's own snapshot work
         file, line, origin = _site(frames)
         site = sites.get((file, line))

@@ -20,15 +20,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from diagkit._paths import is_own_file
 from diagkit.collectors.sampled_time import is_library_file, weighted_samples
 from diagkit.deep.codeindex import CodeInfo, containing, index_file, real
-from diagkit.report.model import TimeSection
+from diagkit.model.report import TimeSection
 
 HOT_LIMIT = 3
 HOT_MIN_SHARE = 0.02
 JITTED_LIMIT = 5
 _PathFinder = importlib.machinery.PathFinder
-_OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Code objects that cannot be asked for by name: comprehensions, lambdas, generator expressions.
 _ANONYMOUS = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>")
 
@@ -197,7 +197,7 @@ def is_user_file(path: str) -> bool:
     """The program's own code: not the standard library, site-packages or diag itself."""
     if not path or is_library_file(path):
         return False
-    return not real(path).startswith(_OWN_DIR + os.sep)
+    return not is_own_file(real(path))
 
 
 def user_own_seconds(speedscope: dict[str, Any]) -> dict[tuple[str, str], float]:

@@ -22,7 +22,7 @@ from diagkit.deep.codepatch import CodePatcher
 from diagkit.deep.config import DeepConfig, Key, redirect_output
 from diagkit.deep.memlines import MemoryLines
 from diagkit.deep.threadtrace import ThreadTracers, claim_tool_id
-from diagkit.inproc.channel import Channel
+from diagkit.target.channel import Channel
 
 PSTATS = "profile.pstats"
 LPROF = "profile.lprof"

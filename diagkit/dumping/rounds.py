@@ -14,14 +14,21 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from diagkit.attach import EXIT_BUSY, EXIT_GONE, EXIT_REFUSED, describe, gone, refusal_message
 from diagkit.collectors.process_facts import process_facts
 from diagkit.collectors.py_spy_dump import HELD
 from diagkit.collectors.stacks import dump_stacks, native_thread_ids
 from diagkit.collectors.thread_cpu import ThreadCpu, cpu_shares, read_threads
 from diagkit.dumping.verdict import process_summary, thread_verdicts
-from diagkit.report.dump_model import ProcessDump
-from diagkit.report.model import StacksSection
+from diagkit.model.dump import ProcessDump
+from diagkit.model.report import StacksSection
+from diagkit.run.pid_checks import (
+    EXIT_BUSY,
+    EXIT_GONE,
+    EXIT_REFUSED,
+    describe,
+    gone,
+    refusal_message,
+)
 
 CPU_WINDOW_S = 0.1
 PARALLEL = 4

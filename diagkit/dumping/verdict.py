@@ -12,8 +12,8 @@ from __future__ import annotations
 import linecache
 import os
 
-from diagkit.report.dump_model import ThreadVerdict
-from diagkit.report.model import StackFrame, StacksSection, ThreadStack
+from diagkit.model.dump import ThreadVerdict
+from diagkit.model.report import StackFrame, StacksSection, ThreadStack
 
 NO_CPU_SHARE = 0.02  # below 2% of a core between the first and the last dump: not running
 _ORDER = {"stuck": 0, "busy": 1, "unchanged": 2, "moving": 3, "started": 4, "ended": 5}

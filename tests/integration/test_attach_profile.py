@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from diagkit.report.model import Report
+from diagkit.model.report import Report
 
 # Rounds of work with a known answer until told to stop, timing its own hot/cold split.
 WORK = """

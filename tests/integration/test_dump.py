@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from diagkit.report.dump_model import DumpResult
+from diagkit.model.dump import DumpResult
 
 DEADLOCK = """
 import threading, time

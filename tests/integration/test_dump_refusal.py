@@ -78,7 +78,7 @@ def test_process_started_by_diag_profile_is_dumped_through_faulthandler(tmp_path
         boot = next(
             c
             for c in psutil.Process(runner.pid).children()
-            if any(a.endswith("_bootstrap_main.py") for a in c.cmdline())
+            if any(a.endswith("bootstrap_main.py") for a in c.cmdline())
         )
         _refused(boot.pid)
         out = _dump(boot.pid, "--repeat", "2", "--interval", "0.2")

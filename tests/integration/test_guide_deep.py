@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from diagkit.report.model import Report
+from diagkit.model.report import Report
 from tests.conftest import ROOT, run_diag
 
 COUNTS = """

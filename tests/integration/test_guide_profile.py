@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from diagkit.collectors.own_frames import OWN_DIR
+from diagkit._paths import PACKAGE_DIR, TARGET_DIR
 from tests.conftest import ROOT, run_diag
 
 SHOW_ARGV = "import json, sys\nprint(json.dumps(sys.argv[1:]))\n"
@@ -174,7 +174,7 @@ def test_pool_run_suggests_subprocesses(tmp_path, script):
     assert not [n for n in sub.report.notes if "--subprocesses" in n]
     fns = sub.report.time.functions
     assert "work" in {f.name for f in fns}
-    assert not [f for f in fns if f.name.startswith("process ") or f.file.startswith(OWN_DIR)]
+    assert not [f for f in fns if f.name.startswith("process ") or f.file.startswith(PACKAGE_DIR)]
 
 
 TIMEOUT = """
@@ -194,7 +194,7 @@ def test_timeout_samples_count_for_the_program_not_diags_handler(tmp_path, scrip
     target = script("stopped.py", TIMEOUT)
     run = run_diag(["profile", "-q", "--timeout", "1.5", str(target)], cwd=tmp_path)
     assert run.returncode == 124, run.stderr
-    bootstrap = os.path.join(OWN_DIR, "_bootstrap")
+    bootstrap = TARGET_DIR + os.sep
     fns = run.report.time.functions
     assert "spin" in {f.name for f in fns}
     assert not [f.name for f in fns if f.file.startswith(bootstrap)]

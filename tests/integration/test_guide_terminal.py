@@ -9,9 +9,9 @@ import sys
 import pytest
 from rich.console import Console
 
-from diagkit.report.model import Report
-from diagkit.report.terminal import render
-from diagkit.report.units import fmt_bytes
+from diagkit.model.report import Report
+from diagkit.render.terminal.profile import render
+from diagkit.render.units import fmt_bytes
 from tests.conftest import run_diag
 
 WIDTHS = (60, 80, 120)

@@ -20,10 +20,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from diagkit import stackfile
 from diagkit.collectors.sampler import find_py_spy
-from diagkit.report.dump_model import DumpResult
-from diagkit.report.model import Report
+from diagkit.model.dump import DumpResult
+from diagkit.model.report import Report
+from diagkit.target import stackfile
 from tests.conftest import run_diag
 
 DIAGKIT = os.path.dirname(os.path.abspath(stackfile.__file__)) + os.sep
@@ -125,7 +125,7 @@ def _profiled(
            *args, "spin.py", str(threads)]  # fmt: skip
     runner = _start(procs, cmd, tmp_path, "ready")
     kids = psutil.Process(runner.pid).children()
-    boot = next(c for c in kids if any("_bootstrap" in arg for arg in c.cmdline()))
+    boot = next(c for c in kids if any("bootstrap_main" in arg for arg in c.cmdline()))
     return runner, boot.pid
 
 

@@ -213,7 +213,7 @@ def test_a_refused_pid_leaves_no_folder_behind(tmp_path):
 
 
 def test_an_nsys_rep_without_nsys_leaves_no_folder_behind(tmp_path):
-    from diagkit.gpu import nsys_run
+    from diagkit.gpu.nsys import run as nsys_run
 
     if nsys_run.find_nsys(None) is not None:
         pytest.skip("nsys is installed here")

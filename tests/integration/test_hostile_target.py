@@ -75,7 +75,7 @@ def test_a_planted_stack_folder_full_of_links_is_never_written_through(tmp_path,
 
 STALE_CHECK = """
 import os, stat
-from diagkit import stackfile
+from diagkit.target import stackfile
 path = stackfile.path_for(os.getpid())
 st = os.lstat(path)
 print(stat.S_ISREG(st.st_mode), oct(st.st_mode & 0o777), path.read_bytes()[:18])

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from diagkit.report.html import write_html
+from diagkit.render.html.page import write_html
 from tests.conftest import run_diag
 from tests.integration.browser import Browser, colour_stats, find_chromium, pixels_near
 from tests.unit.html_synthetic import synthetic_report

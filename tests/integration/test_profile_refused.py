@@ -33,7 +33,7 @@ def test_profile_goes_on_without_samples_and_explains(tmp_path):
         pytest.skip("this machine does not let setpriv drop capabilities")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "1000\n"
-    from diagkit.report.model import Report
+    from diagkit.model.report import Report
 
     rep = Report.from_json((out / "report.json").read_text())
     assert not rep.time.available

@@ -6,7 +6,7 @@ import json
 import random
 from pathlib import Path
 
-from diagkit.report.model import (
+from diagkit.model.report import (
     FunctionTime,
     JitCompile,
     JitFunction,

@@ -8,7 +8,7 @@ import pytest
 
 from diagkit.deep.codeindex import containing, index_file
 from diagkit.deep.targets import hot_targets, resolve, user_own_seconds
-from diagkit.report.model import FunctionTime, TimeSection
+from diagkit.model.report import FunctionTime, TimeSection
 
 SOURCE = """
 import numba

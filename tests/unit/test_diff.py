@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from diagkit.report.diff import DiffOptions, diff_reports
-from diagkit.report.gpu_model import GpuDurationStats, GpuKernel, GpuSection
-from diagkit.report.model import (
+from diagkit.compare.changes import DiffOptions, diff_reports
+from diagkit.model.gpu import GpuDurationStats, GpuKernel, GpuSection
+from diagkit.model.report import (
     FunctionTime,
     JitFunction,
     Outcome,

@@ -13,13 +13,14 @@ from rich.console import Console
 
 from diagkit.commands.gpu_trace import gpu_trace
 from diagkit.errors import DiagError
-from diagkit.gpu import inprocess, nsys_run
-from diagkit.gpu.launch import GpuPlan, gpu_plan
-from diagkit.gpu.trace import HostRange, RawTrace, summarize
-from diagkit.report.gpu_model import GpuSection
-from diagkit.report.model import Report
-from diagkit.report.serde import json_schema, to_dict
-from diagkit.report.terminal_gpu import render_gpu
+from diagkit.gpu.nsys import run as nsys_run
+from diagkit.gpu.plan import GpuPlan, gpu_plan
+from diagkit.gpu.summary.timeline import HostRange, RawTrace, summarize
+from diagkit.gpu.target import inprocess
+from diagkit.model.gpu import GpuSection
+from diagkit.model.report import Report
+from diagkit.model.serde import json_schema, to_dict
+from diagkit.render.terminal.gpu import render_gpu
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nsys"
 SYNTH = DATA / "synthetic_kernels_memcpy_nvtx.sqlite"
@@ -193,7 +194,7 @@ def _render(sec: GpuSection) -> str:
 
 
 def test_render_import_shows_kernels_copies_ranges_and_idle():
-    from diagkit.gpu.nsys_sqlite import load
+    from diagkit.gpu.nsys.sqlite import load
 
     text = _render(load(SYNTH))
     assert "source: nsys-import" in text

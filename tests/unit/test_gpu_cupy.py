@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from diagkit.gpu import inprocess
-from diagkit.gpu.inprocess import read_result
+from diagkit.gpu.target import inprocess
+from diagkit.gpu.target.inprocess import read_result
 
 PROGRAM = """\
 import numpy as np

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from diagkit.gpu import inprocess
-from diagkit.gpu.inprocess import read_result
+from diagkit.gpu.target import inprocess
+from diagkit.gpu.target.inprocess import read_result
 
 RUNNER = """\
 import atexit, json, os, runpy, sys
@@ -25,7 +25,7 @@ class Inner:  # stands in for the bootstrap's own range recorder
 
 _runtime.recorder = Inner()
 atexit.register(lambda: open(os.environ["INNER_LOG"], "w").write(json.dumps(Inner.calls)))
-from diagkit.gpu import inprocess
+from diagkit.gpu.target import inprocess
 assert inprocess.start_from_env()
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
@@ -285,7 +285,7 @@ def test_cupy_level_collector_with_a_stand_in_cupy(tmp_path):
 
 def test_importing_the_collector_loads_nothing_heavy():
     code = (
-        "import sys, diagkit.gpu.inprocess, nvtx\n"
+        "import sys, diagkit.gpu.target.inprocess, nvtx\n"
         "heavy = [m for m in ('cupy', 'cupti', 'sqlite3', 'rich') if m in sys.modules]\n"
         "patched = nvtx.annotate.__module__\n"
         "print(heavy, patched, len(sys.meta_path))\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from diagkit.errors import DiagError
-from diagkit.gpu import nsys_csv
-from diagkit.gpu.nsys_sqlite import load, read_trace
+from diagkit.gpu.nsys import stats_csv as nsys_csv
+from diagkit.gpu.nsys.sqlite import load, read_trace
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nsys"
 SYNTH = DATA / "synthetic_kernels_memcpy_nvtx.sqlite"

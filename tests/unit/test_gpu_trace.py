@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from diagkit.gpu.stats import RunningStats, durations
-from diagkit.gpu.trace import ApiCall, HostRange, Op, RawTrace, summarize
+from diagkit.gpu.summary.stats import RunningStats, durations
+from diagkit.gpu.summary.timeline import ApiCall, HostRange, Op, RawTrace, summarize
 
 MAIN, OTHER = 1, 2
 

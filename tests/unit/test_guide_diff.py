@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from diagkit.report.code_paths import portable_path
-from diagkit.report.model import Target
+from diagkit.compare.code_paths import portable_path
+from diagkit.model.report import Target
 from tests.conftest import run_diag
 
 # The same work whatever the ending, so that only the ending differs between the runs.

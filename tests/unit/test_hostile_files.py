@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from diagkit.gpu.nsys_sqlite import load
-from diagkit.report.gpu_model import GpuSection, GpuSkippedRows
-from diagkit.report.html import render_html
-from diagkit.report.model import SCHEMA_VERSION, Report
-from diagkit.report.serde import DataMismatch, from_dict, json_schema, to_dict
-from diagkit.report.terminal import render
+from diagkit.gpu.nsys.sqlite import load
+from diagkit.model.gpu import GpuSection, GpuSkippedRows
+from diagkit.model.report import SCHEMA_VERSION, Report
+from diagkit.model.serde import DataMismatch, from_dict, json_schema, to_dict
+from diagkit.render.html.page import render_html
+from diagkit.render.terminal.profile import render
 from tests.conftest import run_diag
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nsys"

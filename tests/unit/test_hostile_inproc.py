@@ -12,13 +12,13 @@ import warnings
 
 import pytest
 
-from diagkit import stackfile
 from diagkit.collectors.environment import REDACTED, recorded_variables
 from diagkit.collectors.inproc_results import parse_events
 from diagkit.collectors.stacks import faulthandler_dump
-from diagkit.inproc.channel import Channel, read_events
-from diagkit.inproc.ranges import RangeRecorder
-from diagkit.inproc.warnings_counter import WarningCounter
+from diagkit.target import stackfile
+from diagkit.target.channel import Channel, read_events
+from diagkit.target.ranges import RangeRecorder
+from diagkit.target.warnings_counter import WarningCounter
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def test_a_stale_stack_file_is_replaced_and_a_linked_one_never_read(tmpdir_here,
 
 PREPARED = """
 import faulthandler, os, sys, time
-from diagkit import stackfile
+from diagkit.target import stackfile
 fd = stackfile.create(os.getpid())
 stackfile.write_header(fd)
 faulthandler.register(stackfile.SIGNAL, file=fd, all_threads=True, chain=False)

@@ -6,7 +6,7 @@ import click
 import pytest
 
 from diagkit.cli import cli
-from diagkit.commands import folders
+from diagkit.run import folders
 
 
 def _options() -> list[tuple[str, click.Option]]:

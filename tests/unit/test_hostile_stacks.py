@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from diagkit.collectors import own_frames
+from diagkit._paths import BOOTSTRAP_MAIN, TARGET_DIR
 from diagkit.collectors.ptrace_access import may_ptrace, tracers
 from diagkit.collectors.py_spy_dump import py_spy_dump
 from diagkit.collectors.sampled_time import program_frames, time_section
 from diagkit.collectors.stacks import native_thread_ids, parse_faulthandler
 
-BOOT = os.path.join(own_frames.OWN_DIR, "_bootstrap.py")
-BOOT_MAIN = os.path.join(own_frames.OWN_DIR, "_bootstrap_main.py")
+BOOT = os.path.join(TARGET_DIR, "bootstrap.py")
+BOOT_MAIN = BOOTSTRAP_MAIN
 USER = "/u/est.py"
 
 
@@ -32,8 +32,8 @@ def fr(name: str, file: str, line: int = 1) -> dict:
     return {"name": name, "file": file, "line": line}
 
 
-PROC = fr('process 41:"python -m diagkit._bootstrap script est.py"', "", 0)
-CHILD = fr('process 42:"python -m diagkit._bootstrap script est.py"', "", 0)
+PROC = fr('process 41:"python -m diagkit.target.bootstrap script est.py"', "", 0)
+CHILD = fr('process 42:"python -m diagkit.target.bootstrap script est.py"', "", 0)
 PREFIX = [fr("<module>", BOOT_MAIN), fr("main", BOOT), fr("run_program", BOOT)]
 
 
@@ -51,7 +51,7 @@ def test_process_frames_and_the_bootstrap_are_cut_from_every_process():
     assert program_frames([PROC]) == []  # a thread with no Python frame: nothing of anyone's
     # diag's exit work, in any process: the bootstrap without run_program, a collector's flush.
     assert program_frames([PROC, fr("<module>", BOOT_MAIN), fr("_Run.finish", BOOT)]) == []
-    collector = fr("RangeRecorder.finish", os.path.join(own_frames.OWN_DIR, "inproc", "ranges.py"))
+    collector = fr("RangeRecorder.finish", os.path.join(TARGET_DIR, "ranges.py"))
     assert program_frames([PROC, collector]) == []
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 
-from diagkit.report.flame import flame_tree
-from diagkit.report.html import embed_json, render_html, write_html
-from diagkit.report.html_data import PLOT_COLUMNS, hot_sources, range_lanes, thin_rss
-from diagkit.report.model import (
+from diagkit._paths import TARGET_DIR
+from diagkit.collectors.flame_tree import flame_tree
+from diagkit.model.report import (
     ExceptionInfo,
     FunctionTime,
     LineTime,
@@ -25,9 +24,11 @@ from diagkit.report.model import (
     Target,
     WarningRecord,
 )
+from diagkit.render.html.data import PLOT_COLUMNS, hot_sources, range_lanes, thin_rss
+from diagkit.render.html.page import embed_json, render_html, write_html
 from tests.unit.html_synthetic import synthetic_report
 
-BOOT = str(Path(__import__("diagkit").__file__).parent / "_bootstrap.py")
+BOOT = os.path.join(TARGET_DIR, "bootstrap.py")
 SCRIPT_CLOSE = "</script><script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 

@@ -7,9 +7,9 @@ import warnings
 import pytest
 
 from diagkit.collectors.inproc_results import parse_events
-from diagkit.inproc.channel import Channel, read_events
-from diagkit.inproc.ranges import RangeRecorder
-from diagkit.inproc.warnings_counter import WarningCounter
+from diagkit.target.channel import Channel, read_events
+from diagkit.target.ranges import RangeRecorder
+from diagkit.target.warnings_counter import WarningCounter
 
 
 def test_a_torn_last_line_is_skipped(tmp_path):
@@ -28,7 +28,7 @@ def test_a_torn_last_line_is_skipped(tmp_path):
 
 
 def test_range_recorder_stats_and_cap(tmp_path, monkeypatch):
-    import diagkit.inproc.ranges as ranges
+    import diagkit.target.ranges as ranges
 
     monkeypatch.setattr(ranges, "MAX_EVENTS", 3)
     ch = Channel(str(tmp_path))

@@ -7,7 +7,7 @@ import math
 import subprocess
 import sys
 
-from diagkit.report.model import (
+from diagkit.model.report import (
     FunctionTime,
     Outcome,
     Report,

@@ -7,12 +7,12 @@ import os
 
 import pytest
 
-from diagkit.collectors import sampled_time
+from diagkit._paths import TARGET_DIR
 from diagkit.collectors.sampled_time import program_frames, section_from_sampler, time_section
 from diagkit.collectors.sampler import SamplerResult
 from diagkit.collectors.speedscope_merge import merge
 
-BOOT = os.path.join(os.path.dirname(sampled_time.__file__), "..", "_bootstrap.py")
+BOOT = os.path.join(TARGET_DIR, "bootstrap.py")
 BOOT = os.path.normpath(BOOT)
 
 

@@ -11,12 +11,12 @@ import subprocess
 import sys
 import time
 
-from diagkit import stackfile
 from diagkit.collectors.stacks import faulthandler_dump, parse_faulthandler
+from diagkit.target import stackfile
 
 PREPARED = """
 import faulthandler, os, sys, threading, time
-from diagkit import stackfile
+from diagkit.target import stackfile
 fd = stackfile.create(os.getpid())
 stackfile.write_header(fd)
 faulthandler.register(stackfile.SIGNAL, file=fd, all_threads=True, chain=False)

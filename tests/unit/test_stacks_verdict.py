@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from diagkit.dumping.verdict import process_summary, thread_verdicts
-from diagkit.report.dump_model import DumpResult, ProcessDump
-from diagkit.report.model import ProcessFacts, StackFrame, StacksSection, ThreadStack
-from diagkit.report.serde import json_schema
+from diagkit.model.dump import DumpResult, ProcessDump
+from diagkit.model.report import ProcessFacts, StackFrame, StacksSection, ThreadStack
+from diagkit.model.serde import json_schema
 
 
 def _f(fn: str, line: int, file: str = "/app/fit.py") -> StackFrame:

@@ -7,8 +7,8 @@ from collections import defaultdict
 
 import pytest
 
-from diagkit.report.model import JitCompile, Outcome, Report, Target
-from diagkit.report.trace import NUMBA_TID, trace_events
+from diagkit.model.report import JitCompile, Outcome, Report, Target
+from diagkit.render.perfetto import NUMBA_TID, trace_events
 from tests.conftest import ROOT, run_diag
 
 NSYS = ROOT / "tests" / "data" / "nsys" / "synthetic_kernels_memcpy_nvtx.sqlite"

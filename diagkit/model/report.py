@@ -1,0 +1,397 @@
+"""The Report: one typed, versioned record of a run that every renderer and exporter reads.
+
+Collectors fill sections; nothing here knows how a section is collected or shown.
+Times are seconds as floats, sizes bytes as ints, and "t" fields are seconds since
+the target started (one clock, CLOCK_MONOTONIC, in every process of the run).
+A section a collector could not fill says so in ``available``/``unavailable_reason``
+instead of being absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from diagkit.model.deep import DeepSection
+from diagkit.model.gpu import GpuSection
+from diagkit.model.serde import from_dict, to_dict
+
+# MAJOR.MINOR. A field added with a default is a new minor, which older diags still read;
+# a field renamed, removed or retyped is a new major, which they refuse (model/reading.py).
+SCHEMA_VERSION = "1.1"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_by_diag
+
+
+@dataclass
+class Target:
+    """What ran: the argv the program saw, where, and under which interpreter."""
+
+    argv: list[str]
+    kind: str  # "script" | "module" | "attach"
+    cwd: str
+    python: str
+    pid: int = 0
+
+
+@dataclass
+class ExceptionInfo:
+    type: str
+    message: str
+    traceback: str
+    file: str = ""
+    line: int = 0
+    function: str = ""
+
+
+@dataclass
+class Outcome:
+    """How the run ended. ``kind``: exit, exception, signal, timeout, interrupted, detached."""
+
+    kind: str
+    exit_code: int | None = None
+    signal: int | None = None
+    signal_name: str = ""
+    exception: ExceptionInfo | None = None
+    wall_s: float = 0.0
+    cpu_user_s: float = 0.0
+    cpu_system_s: float = 0.0
+    detail: str = ""
+    diag_exit_code: int = 0
+    # The signal diag itself received that ended the run: SIGINT, SIGTERM or SIGHUP ("": none).
+    diag_signal: str = ""
+    killed_by_diag: bool = False  # the signal that killed the target was sent by diag
+
+    def ended_normally(self) -> bool:
+        """Exit status 0, or a process diag only watched (attached) or a trace it imported."""
+        return (self.kind == "exit" and self.exit_code == 0) or self.kind in (
+            "detached",
+            "imported",
+        )
+
+
+@dataclass
+class FunctionTime:
+    """A function's sampled time. ``own``: at the top of the stack; ``total``: anywhere on it."""
+
+    name: str
+    file: str
+    line: int  # lowest line seen in samples: a stand-in for the definition line
+    own_samples: int
+    total_samples: int
+    own_s: float
+    total_s: float
+    own_share: float
+    total_share: float
+    kind: str = "python"  # python | native
+    calls: int | None = None  # exact, from the --deep pass
+
+
+@dataclass
+class LineTime:
+    """A line's samples: ``samples`` with everything it calls; ``own_samples`` where it was
+    the innermost line of the program's own code (library and native frames below it count)."""
+
+    function: str
+    file: str
+    line: int
+    samples: int
+    seconds: float
+    share: float
+    source: str = ""
+    own_samples: int = 0
+    own_share: float = 0.0
+
+    def own_of(self, samples: int) -> float:
+        """``own_share``; a report saved before it existed has only ``own_samples``."""
+        return self.own_share or (self.own_samples / samples if samples else 0.0)
+
+
+@dataclass
+class ThreadTime:
+    thread: str
+    samples: int
+    share: float
+
+
+@dataclass
+class TimeSection:
+    """Where the wall time went, from samples taken outside the process."""
+
+    available: bool = True
+    unavailable_reason: str = ""
+    source: str = ""
+    rate_hz: int = 0
+    # From slow_after_s on the rate was slow_rate_hz (0: one rate throughout); each
+    # sample's seconds are its own interval, so shares stay true across the change.
+    slow_rate_hz: int = 0
+    slow_after_s: float = 0.0
+    native: bool = False
+    nonblocking: bool = False  # py-spy read the stacks without pausing the program
+    idle_included: bool = False
+    samples: int = 0
+    sample_errors: int = 0
+    sampled_s: float = 0.0
+    active_s: float = 0.0
+    idle_s: float = 0.0
+    threads: list[ThreadTime] = field(default_factory=list)
+    functions: list[FunctionTime] = field(default_factory=list)
+    lines: list[LineTime] = field(default_factory=list)
+
+
+@dataclass
+class RssPoint:
+    t: float
+    rss: int
+    children_rss: int = 0
+
+
+@dataclass
+class MemorySection:
+    """Resident memory of the target and its children, sampled from outside."""
+
+    available: bool = True
+    unavailable_reason: str = ""
+    peak_rss: int = 0
+    peak_t: float = 0.0
+    peak_source: str = ""
+    final_rss: int = 0
+    interval_s: float = 0.0
+    timeline: list[RssPoint] = field(default_factory=list)
+
+
+@dataclass
+class JitCompile:
+    function: str
+    signature: str
+    start_t: float
+    seconds: float  # exclusive of nested compiles
+    inclusive_s: float
+    ok: bool = True
+
+
+@dataclass
+class JitFunction:
+    function: str
+    compiles: int
+    compile_s: float
+    cache_hits: int = 0
+    cache_misses: int = 0
+    signatures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class JitSection:
+    """Numba compilation: what compiled, for which signatures, and what it cost."""
+
+    available: bool = True
+    unavailable_reason: str = ""
+    numba_version: str = ""
+    total_compile_s: float = 0.0
+    functions: list[JitFunction] = field(default_factory=list)
+    compiles: list[JitCompile] = field(default_factory=list)
+
+
+@dataclass
+class WarningRecord:
+    category: str
+    message: str
+    file: str
+    line: int
+    count: int
+    first_t: float
+    capped: bool = False  # counting stopped at the cap; the true count is higher
+
+
+@dataclass
+class NumericsSection:
+    """Warnings the program raised (every occurrence counted, printing left as it was)."""
+
+    available: bool = True
+    unavailable_reason: str = ""
+    total: int = 0
+    warnings: list[WarningRecord] = field(default_factory=list)
+
+
+@dataclass
+class RangeStat:
+    name: str
+    count: int
+    total_s: float
+    mean_s: float
+    min_s: float
+    max_s: float
+
+
+@dataclass
+class RangeEvent:
+    """One closed range; ``open``: the program was still inside it when it ended or was
+    stopped (``end_t`` is then that moment), and it is not counted in the stats."""
+
+    name: str
+    start_t: float
+    end_t: float
+    thread: int
+    depth: int
+    open: bool = False
+
+
+@dataclass
+class RangesSection:
+    """``diagkit.range`` stages with wall times; events are kept up to a cap, stats always."""
+
+    available: bool = True
+    unavailable_reason: str = ""
+    stats: list[RangeStat] = field(default_factory=list)
+    events: list[RangeEvent] = field(default_factory=list)
+    events_dropped: int = 0
+
+
+@dataclass
+class PackageInfo:
+    name: str
+    version: str
+    location: str
+    editable: bool = False
+    modules: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EnvironmentSection:
+    """What the program ran on: interpreter, platform, the packages it imported, and switches."""
+
+    available: bool = True
+    unavailable_reason: str = ""
+    python_version: str = ""
+    python_executable: str = ""
+    platform: str = ""
+    machine: str = ""
+    hostname: str = ""
+    cpu_count: int = 0
+    packages: list[PackageInfo] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StackFrame:
+    function: str
+    file: str
+    line: int
+    native: bool = False
+    locals: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ThreadStack:
+    """One thread. ``thread_id`` is the OS thread id from py-spy, the Python ident from faulthandler."""
+
+    thread_id: int
+    name: str
+    active: bool | None = None
+    owns_gil: bool | None = None
+    frames: list[StackFrame] = field(default_factory=list)
+    os_state: str = ""  # the kernel's scheduler state: running, sleeping, disk-sleep, ...
+    cpu_s: float | None = None  # user+system CPU time of the thread so far
+    cpu_share: float | None = None  # of one core, over the moments before this stack was taken
+    # At a --timeout, against a dump taken ``StacksSection.compared_s`` earlier (dumping.verdict):
+    verdict: str = ""  # stuck, busy, moving, unchanged or started; "" when not compared
+    own_frame: StackFrame | None = None  # the innermost frame of the program's own code
+
+
+@dataclass
+class ChildProcess:
+    pid: int
+    name: str
+    cmdline: str
+    python: bool | None = None  # None: the OS would not say
+
+
+@dataclass
+class ProcessFacts:
+    """What the OS says about a process; facts it would not let diag read are listed in ``unreadable``."""
+
+    pid: int
+    ppid: int = 0
+    name: str = ""
+    cmdline: list[str] = field(default_factory=list)
+    exe: str = ""
+    cwd: str = ""
+    user: str = ""
+    state: str = ""
+    started: str = ""  # ISO 8601, local time
+    running_s: float = 0.0
+    cpu_user_s: float = 0.0
+    cpu_system_s: float = 0.0
+    cpu_share: float | None = None  # of one core, over the moments before the stacks were taken
+    rss: int = 0
+    threads: int = 0
+    open_files: list[str] = field(default_factory=list)
+    open_fds: int | None = None
+    children: list[ChildProcess] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StacksSection:
+    """Every thread's stack at one moment (a timeout, a dump)."""
+
+    available: bool = True
+    unavailable_reason: str = ""
+    source: str = ""
+    reason: str = ""
+    taken_t: float = 0.0
+    pid: int = 0
+    threads: list[ThreadStack] = field(default_factory=list)
+    process: ProcessFacts | None = None
+    compared_s: float = 0.0  # seconds between the dump the threads' verdicts compare with and this
+
+
+@dataclass
+class Report:
+    """One run of ``diag``: every collector's section, and where the side files are."""
+
+    schema_version: str
+    diagkit_version: str
+    created: str
+    command: list[str]
+    target: Target
+    outcome: Outcome
+    time: TimeSection = field(default_factory=TimeSection)
+    memory: MemorySection = field(default_factory=MemorySection)
+    jit: JitSection = field(default_factory=JitSection)
+    numerics: NumericsSection = field(default_factory=NumericsSection)
+    ranges: RangesSection = field(default_factory=RangesSection)
+    environment: EnvironmentSection = field(default_factory=EnvironmentSection)
+    stacks: StacksSection | None = None
+    deep: DeepSection | None = None
+    gpu: GpuSection | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(to_dict(self), indent=1, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        return from_dict(cls, json.loads(text))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        # mkstemp makes the file 0600; a report is an ordinary file, readable as the umask says.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk keeps no half-written temporary file; the original error is the one to see.
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,165 @@
+"""A run as a Chrome/Perfetto trace (Trace Event Format, JSON object form).
+
+Opens in https://ui.perfetto.dev or chrome://tracing. One process track for the
+program: a thread track per thread that opened diagkit ranges (slices), a counter
+track for resident memory, a track for Numba compiles, and, when the report comes
+with an Nsight Systems export, tracks for GPU kernels, copies and NVTX ranges.
+Timestamps are microseconds since the program started (GPU tracks: since the GPU
+trace's window opened, which is another clock).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from diagkit.errors import DiagError
+from diagkit.model.report import Report, write_atomic
+
+TRACE_FILE = "profile.trace.json"
+MIB = 1024 * 1024
+# Synthetic thread ids for tracks that are not threads; far above any real Python ident map.
+NUMBA_TID = 1_000_001
+MEMORY_TID = 1_000_000
+GPU_TIDS = {"kernel": 1_000_010, "memcpy": 1_000_011, "memset": 1_000_012}
+GPU_NAMES = {"kernel": "GPU kernels", "memcpy": "GPU copies", "memset": "GPU memsets"}
+
+
+def _us(seconds: float) -> float:
+    return round(seconds * 1e6, 3)
+
+
+def _meta(pid: int, tid: int, name: str, sort: int) -> list[dict[str, Any]]:
+    return [
+        {"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}},
+        {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "args": {"sort_index": sort}},
+    ]  # fmt: skip
+
+
+def trace_events(report: Report, out_dir: Path | None = None) -> dict[str, Any]:
+    pid = report.target.pid or 1
+    label = " ".join(report.target.argv) or "program"
+    ev: list[dict[str, Any]] = [
+        {
+            "ph": "M",
+            "name": "process_name",
+            "pid": pid,
+            "tid": 0,
+            "args": {"name": f"diag: {label}"},
+        }
+    ]
+    ev += _ranges(report, pid)
+    ev += _memory(report, pid)
+    ev += _compiles(report, pid)
+    ev += _instants(report, pid)
+    gpu_note = _gpu(report, pid, out_dir, ev)
+    other = {
+        "diagkit_version": report.diagkit_version,
+        "created": report.created,
+        "command": " ".join(report.command),
+        "clock": "microseconds since the program started",
+    }
+    if gpu_note:
+        other["gpu"] = gpu_note
+    return {"traceEvents": ev, "displayTimeUnit": "ms", "otherData": other}
+
+
+def _ranges(report: Report, pid: int) -> list[dict[str, Any]]:
+    threads: dict[int, int] = {}
+    out: list[dict[str, Any]] = []
+    events = sorted(report.ranges.events, key=lambda e: (e.start_t, -(e.end_t - e.start_t)))
+    for e in events:
+        tid = threads.setdefault(e.thread, len(threads) + 1)
+        out.append({
+            "ph": "X", "name": e.name, "cat": "diagkit.range", "pid": pid, "tid": tid,
+            "ts": _us(e.start_t), "dur": _us(max(e.end_t - e.start_t, 0.0)), "args": {"depth": e.depth},
+        })  # fmt: skip
+    meta: list[dict[str, Any]] = []
+    for ident, tid in threads.items():
+        meta += _meta(pid, tid, f"thread {ident}", tid)
+    return meta + out
+
+
+def _memory(report: Report, pid: int) -> list[dict[str, Any]]:
+    m = report.memory
+    if not m.available or not m.timeline:
+        return []
+    out = []
+    for p in m.timeline:
+        args = {"rss MiB": round(p.rss / MIB, 3)}
+        if p.children_rss:
+            args["children MiB"] = round(p.children_rss / MIB, 3)
+        out.append({"ph": "C", "name": "memory", "pid": pid, "tid": MEMORY_TID, "ts": _us(p.t), "args": args})  # fmt: skip
+    return out
+
+
+def _compiles(report: Report, pid: int) -> list[dict[str, Any]]:
+    comps = sorted(report.jit.compiles, key=lambda c: (c.start_t, -c.inclusive_s))
+    if not comps:
+        return []
+    out = _meta(pid, NUMBA_TID, "Numba compile", 900)
+    for c in comps:
+        out.append({
+            "ph": "X", "name": c.function, "cat": "numba", "pid": pid, "tid": NUMBA_TID,
+            "ts": _us(c.start_t), "dur": _us(c.inclusive_s),
+            "args": {"signature": c.signature, "own_s": c.seconds, "ok": c.ok},
+        })  # fmt: skip
+    return out
+
+
+def _instants(report: Report, pid: int) -> list[dict[str, Any]]:
+    out = []
+    if report.memory.available and report.memory.peak_rss:
+        out.append({"ph": "i", "s": "p", "name": f"peak RSS {report.memory.peak_rss / MIB:.1f} MiB",
+                    "pid": pid, "tid": MEMORY_TID, "ts": _us(report.memory.peak_t)})  # fmt: skip
+    if report.stacks is not None and report.stacks.taken_t:
+        out.append({"ph": "i", "s": "p", "name": f"stacks taken: {report.stacks.reason}",
+                    "pid": pid, "tid": MEMORY_TID, "ts": _us(report.stacks.taken_t)})  # fmt: skip
+    o = report.outcome
+    out.append({"ph": "i", "s": "p", "name": o.detail or o.kind, "pid": pid, "tid": MEMORY_TID,
+                "ts": _us(o.wall_s)})  # fmt: skip
+    return out
+
+
+def _gpu(report: Report, pid: int, out_dir: Path | None, ev: list[dict[str, Any]]) -> str:
+    """GPU tracks from the report's Nsight Systems export, when it has one."""
+    # "gpu trace": an imported export; "nsys sqlite": one a gpu-trace or profile --gpu run made.
+    name = report.files.get("gpu trace") or report.files.get("nsys sqlite") or ""
+    if not name.endswith(".sqlite"):
+        return ""
+    path = Path(name) if Path(name).is_absolute() or out_dir is None else out_dir / name
+    if not path.exists():
+        return f"{path}: not found; no GPU tracks"
+    from diagkit.gpu.nsys import sqlite as nsys_sqlite
+
+    try:
+        raw, _ = nsys_sqlite.read_trace(path)
+    except DiagError as exc:
+        return f"no GPU tracks: {exc.message}"
+    starts = [o.start for o in raw.ops] + [r.start for r in raw.ranges]
+    t0 = raw.window[0] if raw.window else min(starts, default=0)
+    kinds = sorted({o.kind for o in raw.ops})
+    for k in kinds:
+        ev += _meta(pid, GPU_TIDS.get(k, 1_000_019), GPU_NAMES.get(k, f"GPU {k}"), 950)
+    for o in raw.ops:
+        args: dict[str, Any] = (
+            {"bytes": o.bytes} if o.kind != "kernel" else {"grid": o.grid, "block": o.block}
+        )
+        ev.append({"ph": "X", "name": o.name, "cat": f"gpu.{o.kind}", "pid": pid,
+                   "tid": GPU_TIDS.get(o.kind, 1_000_019), "ts": (o.start - t0) / 1e3,
+                   "dur": (o.end - o.start) / 1e3, "args": args})  # fmt: skip
+    threads: dict[int, int] = {}
+    for r in sorted(raw.ranges, key=lambda r: (r.start, r.start - r.end)):
+        tid = threads.setdefault(r.thread, 1_000_100 + len(threads))
+        ev.append({"ph": "X", "name": r.name, "cat": "nvtx", "pid": pid, "tid": tid,
+                   "ts": (r.start - t0) / 1e3, "dur": (r.end - r.start) / 1e3})  # fmt: skip
+    for thread, tid in threads.items():
+        ev += _meta(pid, tid, f"NVTX thread {thread & 0xFFFFFF}", 960)
+    return f"GPU tracks from {path}, timed from its window start"
+
+
+def write_trace(report: Report, out_dir: Path, name: str = TRACE_FILE) -> Path:
+    path = out_dir / name
+    write_atomic(path, json.dumps(trace_events(report, out_dir), separators=(",", ":")))
+    return path

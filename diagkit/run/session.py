@@ -1,0 +1,297 @@
+"""Launch a target under the collectors and merge what they saw into one Report.
+
+The target is a child process, so whatever it does (raise, exit, segfault, get
+SIGKILLed, hang) the parent still writes the report from the out-of-process
+collectors and the channel records that reached disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from diagkit import __version__
+from diagkit.collectors import stacks
+from diagkit.collectors.environment import DistributionIndex, environment_section
+from diagkit.collectors.inproc_results import parse_events
+from diagkit.collectors.rss import RssSampler
+from diagkit.collectors.sampled_time import section_from_sampler
+from diagkit.collectors.sampler import SamplerResult
+from diagkit.collectors.thread_cpu import read_threads
+from diagkit.dumping.verdict import is_library_frame, is_python_frame, thread_verdicts
+from diagkit.model.report import (
+    SCHEMA_VERSION,
+    EnvironmentSection,
+    ExceptionInfo,
+    Outcome,
+    Report,
+    StacksSection,
+    Target,
+    TimeSection,
+)
+from diagkit.run import stop_signals
+from diagkit.run.launch import SPEEDSCOPE, TERM_GRACE_S, Child, Launch, ProfileOptions
+from diagkit.target.channel import read_events
+
+Contributor = Callable[[Report, list[dict[str, Any]], int], None]
+VERDICT_SPAN_S = 0.5  # how long a thread must sit still at a --timeout to be called stuck
+
+
+def run_profile(
+    opts: ProfileOptions,
+    on_tick: Callable[[float, int], None] | None = None,
+    contribute: Contributor | None = None,
+    launch: Launch | None = None,
+) -> Report:
+    """Run the target once (or see through a ``launch`` already started with ``opts``).
+
+    ``contribute(report, events, t0_ns)`` lets the extra collectors turn their own
+    channel records into sections before the channel is deleted."""
+    stops = stop_signals.install()  # before the child exists: no signal may orphan it
+    launch = launch or Launch(opts)
+    stops.watch(launch.child, lambda: launch.t0_ns != 0)
+    try:
+        return _run(opts, launch, stops, on_tick, contribute)
+    finally:
+        # Whatever ends the run (a full disk included), the channel in $TMPDIR goes.
+        shutil.rmtree(launch.channel, ignore_errors=True)
+
+
+def _run(
+    opts: ProfileOptions,
+    launch: Launch,
+    stops: stop_signals.StopSignals,
+    on_tick: Callable[[float, int], None] | None,
+    contribute: Contributor | None,
+) -> Report:
+    child, channel = launch.child, launch.channel
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    try:
+        dist_index = DistributionIndex() if opts.environment else None
+        t0 = launch.started()
+        sampler_problem = launch.sampler_problem
+        rss = RssSampler(child.pid, t0)
+        rss.start()
+        ending = _watch(child, opts.timeout, on_tick, rss)
+        timed_out_stacks = ending.stacks
+        rss.stop()
+        sampled = launch.sampler.stop() if sampler_problem is None else None
+    finally:
+        if not child.exited.is_set():  # diag itself failed: the program must not outlive it
+            child.stop()
+        stops.release(child)
+    child.sweep()  # py-spy has ended: diag's children left now are what the target orphaned
+    if sampler_problem is not None and child.end_ns <= launch.t0_ns:
+        sampler_problem = "the program ended before sampling began"
+
+    events = read_events(str(channel))
+    inproc = parse_events(events, inproc_t0 := (_start_ns(events) or t0))
+    rss.t0_ns = inproc_t0
+    report = Report(
+        schema_version=SCHEMA_VERSION,
+        diagkit_version=__version__,
+        created=created,
+        command=opts.command,
+        target=Target(
+            argv=[opts.target, *opts.args],
+            kind=opts.kind,
+            cwd=os.getcwd(),
+            python=sys.executable,
+            pid=child.pid,
+        ),
+        outcome=_outcome(
+            child,
+            inproc.exception,
+            ending,
+            max(0, child.end_ns - inproc_t0) / 1e9,
+            inproc.start_cpu,
+        ),
+        jit=inproc.jit,
+        numerics=inproc.numerics,
+        ranges=inproc.ranges,
+        environment=(
+            environment_section(inproc.modules, dist_index)
+            if dist_index is not None
+            else EnvironmentSection(
+                available=False, unavailable_reason="not collected in this pass"
+            )
+        ),
+        stacks=timed_out_stacks,
+    )
+    if opts.wrap is not None and inproc.exit_code is not None and report.outcome.kind == "exit":
+        # The launcher's own status may differ from the program's.
+        report.outcome.exit_code = report.outcome.diag_exit_code = inproc.exit_code
+        report.outcome.detail = f"exited with status {inproc.exit_code}"
+    if inproc.bad_target:
+        report.outcome.detail = f"bad target: {inproc.bad_target}"
+    report.notes.extend(inproc.notes)
+    report.memory = rss.section(child.maxrss)
+    report.time = _time(opts, sampler_problem, sampled, report.outcome.wall_s)
+    if sampled is not None and sampled.speedscope is not None:
+        problem = _keep(sampled.speedscope, opts.out_dir / SPEEDSCOPE)
+        if problem is None:
+            report.files["speedscope"] = SPEEDSCOPE
+        else:
+            report.notes.append(problem)
+    if contribute is not None:
+        contribute(report, events, inproc_t0)
+    return report
+
+
+def _keep(src: Path, dest: Path) -> str | None:
+    """Move a file from the channel into the report folder; None, or why it could not be.
+
+    A full disk or a folder turned read-only costs this file, not the report: the sections
+    were read from it already. A half-copied file is removed, as it would pass for a whole one.
+    """
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(src), dest)
+    except OSError as exc:
+        if src.exists():
+            with contextlib.suppress(OSError):
+                dest.unlink(missing_ok=True)
+        return f"{dest.name} was not kept: {exc.strerror or exc}"
+    return None
+
+
+def _start_ns(events: list[dict[str, object]]) -> int | None:
+    for ev in events:
+        if ev.get("k") == "start":
+            return int(ev["t"])  # type: ignore[call-overload]
+    return None
+
+
+@dataclass
+class _Ending:
+    timed_out: bool = False
+    stacks: StacksSection | None = None
+
+
+def _watch(
+    child: Child,
+    timeout: float | None,
+    on_tick: Callable[[float, int], None] | None,
+    rss: RssSampler,
+) -> _Ending:
+    """Wait for the child; on timeout take its stacks and stop it. Signals to diag are
+    handled by ``stop_signals``, never raised here.
+
+    A first dump ``VERDICT_SPAN_S`` before the deadline tells, at the deadline, which
+    threads sat still and which moved, without running the program past its deadline."""
+    ending = _Ending()
+    start = time.monotonic()
+    earlier: StacksSection | None = None
+    idents: dict[int, int] = {}
+    while not child.exited.wait(0.1):
+        elapsed = time.monotonic() - start
+        if on_tick is not None:
+            last = rss.points[-1] if rss.points else None
+            on_tick(elapsed, (last.rss + last.children_rss) if last else 0)
+        if timeout is None or ending.timed_out:
+            continue
+        if earlier is None and elapsed >= timeout - VERDICT_SPAN_S:
+            earlier = _dump_with_cpu(child.pid, start, idents)
+            elapsed = time.monotonic() - start
+        if elapsed >= timeout:
+            ending.timed_out = True
+            ending.stacks = _compared(earlier, _dump_with_cpu(child.pid, start, idents))
+            ending.stacks.reason = ending.stacks.reason or f"timeout after {timeout:g} s"
+            child.stop()
+    return ending
+
+
+def _dump_with_cpu(pid: int, start: float, idents: dict[int, int]) -> StacksSection:
+    """The stacks, each thread with its CPU time read just before them."""
+    cpu = read_threads(pid)
+    sec = stacks.dump_stacks(pid, idents=idents)
+    sec.taken_t = cpu.t - start
+    for th in sec.threads:
+        th.cpu_s = cpu.cpu.get(th.thread_id)
+        th.os_state = cpu.state.get(th.thread_id, th.os_state)
+    return sec
+
+
+def _compared(earlier: StacksSection | None, now: StacksSection) -> StacksSection:
+    """``now`` with each thread's verdict against ``earlier``, the one ``diag dump --repeat`` gives."""
+    for th in now.threads:
+        th.own_frame = next(
+            (f for f in th.frames if is_python_frame(f) and not is_library_frame(f)), None
+        )
+    if earlier is None or not (earlier.available and now.available):
+        return now
+    now.compared_s = now.taken_t - earlier.taken_t
+    verdicts = {v.thread_id: v for v in thread_verdicts([earlier, now])}
+    for th in now.threads:
+        v = verdicts.get(th.thread_id)
+        th.verdict = v.verdict if v is not None else ""
+        th.cpu_share = v.cpu_share if v is not None else None
+    return now
+
+
+def _outcome(
+    child: Child, exc: ExceptionInfo | None, ending: _Ending, wall: float,
+    cpu0: tuple[float, float] = (0.0, 0.0),
+) -> Outcome:  # fmt: skip
+    status = child.status or 0
+    out = Outcome(
+        kind="exit", wall_s=wall, cpu_user_s=max(0.0, child.cpu_user - cpu0[0]),
+        cpu_system_s=max(0.0, child.cpu_system - cpu0[1]), exception=exc,
+    )  # fmt: skip
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        out.signal, out.signal_name = sig, signal.Signals(sig).name
+        out.kind, out.diag_exit_code = "signal", 128 + sig
+        out.detail = f"killed by {out.signal_name}"
+        out.killed_by_diag = sig in child.sent
+        if out.killed_by_diag:
+            out.detail += ", sent by diag"
+            if sig == signal.SIGKILL:
+                out.detail += f" when SIGTERM had not ended it within {TERM_GRACE_S:g} s"
+        elif sig == signal.SIGKILL:
+            out.detail += " (the OOM killer, or kill -9)"
+        elif sig == signal.SIGSEGV:
+            out.detail += " (a crash in native code: C extension, Numba or CuPy kernel)"
+    else:
+        out.exit_code = os.WEXITSTATUS(status)
+        out.diag_exit_code = out.exit_code
+        if exc is not None and out.exit_code == 1:
+            out.kind = "exception"
+            out.detail = f"uncaught {exc.type}"
+        else:
+            out.detail = f"exited with status {out.exit_code}"
+    told = stop_signals.first_stop(child.received)
+    if told:
+        name = signal.Signals(told).name
+        out.kind, out.diag_signal, out.diag_exit_code = "interrupted", name, 128 + told
+        out.detail = f"diag received {name}; {out.detail}"
+    elif ending.timed_out:
+        out.kind, out.diag_exit_code = "timeout", 124
+        out.detail = "stopped by diag after --timeout; " + out.detail
+    elif signal.SIGINT in child.received:
+        out.kind, out.diag_signal = "interrupted", "SIGINT"
+        if child.stopping:  # diag stopped it; a program that ended by itself keeps its status
+            out.diag_exit_code = 128 + signal.SIGINT
+        how = "Ctrl-C, and diag stopped it" if out.killed_by_diag else "Ctrl-C"
+        out.detail = f"interrupted ({how}); {out.detail}"
+    return out
+
+
+def _time(
+    opts: ProfileOptions, problem: str | None, sampled: SamplerResult | None, wall: float
+) -> TimeSection:
+    if problem is not None or sampled is None:
+        return TimeSection(available=False, unavailable_reason=problem or "py-spy did not run")
+    return section_from_sampler(
+        sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall,
+        nonblocking=opts.nonblocking,
+    )  # fmt: skip
