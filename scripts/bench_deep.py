@@ -153,16 +153,22 @@ def expected(name: str, scale: int) -> dict[str, object]:
     """Exact facts each workload must produce: (function -> calls), (source line -> hits)."""
     if name == "numpy":
         d = DRAWS * scale
-        return {"calls": {"fit_once": d, "bootstrap": 1},
-                "hits": {"for _ in range(draws):": d + 1, "out.append(fit_once(x, y, idx))": d}}  # fmt: skip
+        return {
+            "calls": {"fit_once": d, "bootstrap": 1},
+            "hits": {"for _ in range(draws):": d + 1, "out.append(fit_once(x, y, idx))": d},
+        }
     if name == "calls":
         n = N_CALLS * scale
-        return {"calls": {"_a": n, "_b": n, "call_heavy": 1, "inline": 1},
-                "hits": {"s += _b(_a(i))": n, "s += (i + 1) * 2": n, "for i in range(n):": 2 * (n + 1)}}  # fmt: skip
+        return {
+            "calls": {"_a": n, "_b": n, "call_heavy": 1, "inline": 1},
+            "hits": {"s += _b(_a(i))": n, "s += (i + 1) * 2": n, "for i in range(n):": 2 * (n + 1)},
+        }
     if name == "alloc":
-        return {"calls": {"temporaries": scale, "small_objects": scale, "peak": 1},
-                "hits": {"a = np.ones(8_000_000)  # 64 MB": TEMPS * scale},
-                "site": "big = np.ones(64_000_000)  # 512 MB: the peak"}  # fmt: skip
+        return {
+            "calls": {"temporaries": scale, "small_objects": scale, "peak": 1},
+            "hits": {"a = np.ones(8_000_000)  # 64 MB": TEMPS * scale},
+            "site": "big = np.ones(64_000_000)  # 512 MB: the peak",
+        }
     t = NB_CALLS * scale
     return {"calls": {"w_numba.<locals>.drive": 1}, "hits": {"s += kernel(a)": t}}
 
@@ -172,8 +178,13 @@ def expected(name: str, scale: int) -> dict[str, object]:
 
 def _timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, **(env or {})})  # fmt: skip
+    subprocess.run(
+        cmd,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
     return time.perf_counter() - t
 
 
@@ -250,9 +261,11 @@ def main() -> None:
                 rows[name].append(one_round(name, args.scale, Path(d)))
                 print(f"round {r + 1}: {name} done", file=sys.stderr)
     med = lambda k, rs: statistics.median(x[k] for x in rs)  # noqa: E731
-    print("| workload | bare s | cProfile s | kernprof s | by hand (sum) s | tracers pass s | "
-          "tracers / by hand | memory pass s | diag s | diag --deep s | hot share default | "
-          "hot share --deep | \\|default − deep\\| | \\|default − default\\| | exact |")  # fmt: skip
+    print(
+        "| workload | bare s | cProfile s | kernprof s | by hand (sum) s | tracers pass s | "
+        "tracers / by hand | memory pass s | diag s | diag --deep s | hot share default | "
+        "hot share --deep | \\|default − deep\\| | \\|default − default\\| | exact |"
+    )
     print("|" + "---|" * 15)
     for name, rs in rows.items():
         hand = med("cprofile", rs) + med("kernprof", rs)
@@ -262,11 +275,13 @@ def main() -> None:
         noise = statistics.median(
             [abs(a["share_default"] - b["share_default"]) for a, b in pairs] or [0.0]
         )
-        print(f"| {name} | {med('bare', rs):.2f} | {med('cprofile', rs):.2f} | {med('kernprof', rs):.2f} "
-              f"| {hand:.2f} | {med('tracers', rs):.2f} | {med('tracers', rs) / hand:.2f} "
-              f"| {med('memory', rs):.2f} | {med('diag', rs):.2f} | {med('diag_deep', rs):.2f} "
-              f"| {med('share_default', rs):.1%} | {med('share_deep', rs):.1%} "
-              f"| {moved:.1%} | {noise:.1%} | {sum(x['exact'] for x in rs):.0f}/{len(rs)} |")  # fmt: skip
+        print(
+            f"| {name} | {med('bare', rs):.2f} | {med('cprofile', rs):.2f} | {med('kernprof', rs):.2f} "
+            f"| {hand:.2f} | {med('tracers', rs):.2f} | {med('tracers', rs) / hand:.2f} "
+            f"| {med('memory', rs):.2f} | {med('diag', rs):.2f} | {med('diag_deep', rs):.2f} "
+            f"| {med('share_default', rs):.1%} | {med('share_deep', rs):.1%} "
+            f"| {moved:.1%} | {noise:.1%} | {sum(x['exact'] for x in rs):.0f}/{len(rs)} |"
+        )
 
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--run":

@@ -94,8 +94,10 @@ def main() -> None:
         target.wait()
         shutil.rmtree(cache, ignore_errors=True)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    print(f"target: {threads} threads, {args.spin} spinning; median of {args.runs} runs, "
-          f"interleaved; load {load}")  # fmt: skip
+    print(
+        f"target: {threads} threads, {args.spin} spinning; median of {args.runs} runs, "
+        f"interleaved; load {load}"
+    )
     print(f"{'command':<32} {'median':>9} {'min':>9} {'max':>9} {'CPU':>9}")
     for name, ts in times.items():
         med, lo, hi, c = statistics.median(ts), min(ts), max(ts), statistics.median(cpu[name])

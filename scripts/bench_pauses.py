@@ -79,8 +79,15 @@ def main() -> None:
                 gaps = statistics.median(g for g, _ in got[mode])
                 samples = statistics.median(n for _, n in got[mode])
                 excess = max(gaps - bare, 0.0)
-                rows.append((str(depth), mode, f"{samples:.0f}", f"{excess / args.seconds:.1%}",
-                             f"{excess / samples * 1e6:.0f}" if samples else "-"))  # fmt: skip
+                rows.append(
+                    (
+                        str(depth),
+                        mode,
+                        f"{samples:.0f}",
+                        f"{excess / args.seconds:.1%}",
+                        f"{excess / samples * 1e6:.0f}" if samples else "-",
+                    )
+                )
                 print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
     print(f"{args.rounds} interleaved rounds, medians; {args.seconds:g} s of spinning per run.\n")
     head = ("stack depth", "sampling", "samples", "program time lost", "pause per sample (µs)")

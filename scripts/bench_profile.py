@@ -46,15 +46,31 @@ def bare(name: str, scale: int, tmp: Path) -> dict:
     wall = time.perf_counter() - t
     assert proc.returncode == 0, f"{name} failed bare"
     got = json.loads(truth.read_text())
-    return {"wall": wall, "share": got["hot"] / got["total"], "rss": ru.ru_maxrss * 1024,
-            "program": got["total"]}  # fmt: skip
+    return {
+        "wall": wall,
+        "share": got["hot"] / got["total"],
+        "rss": ru.ru_maxrss * 1024,
+        "program": got["total"],
+    }
 
 
 def profiled(name: str, scale: int, tmp: Path, rate: int | None, extra: list[str]) -> dict:
     truth, out = tmp / "truth.json", tmp / "rep"
     fixed = ["--rate", str(rate), *extra] if rate else extra  # no rate: diag's default schedule
-    cmd = [sys.executable, "-m", "diagkit.cli", "profile", "-q", *fixed,
-           "--out", str(out), str(WORK), name, str(scale), str(truth)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "diagkit.cli",
+        "profile",
+        "-q",
+        *fixed,
+        "--out",
+        str(out),
+        str(WORK),
+        name,
+        str(scale),
+        str(truth),
+    ]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, env=ENV)
     wall = time.perf_counter() - t
@@ -107,18 +123,33 @@ def main() -> None:
                 errs = [x["reported"] - x["share"] for x in p]
                 rows.append(
                     (
-                        name, f"{seconds:g}", f"{med(b, 'wall'):.2f}", f"{med(p, 'wall') / med(b, 'wall'):.3f}",
+                        name,
+                        f"{seconds:g}",
+                        f"{med(b, 'wall'):.2f}",
+                        f"{med(p, 'wall') / med(b, 'wall'):.3f}",
                         f"{best(p, 'wall') / best(b, 'wall'):.3f}",
                         f"{med(p, 'program') / med(b, 'program'):.3f}",
                         f"{med(p, 'share') * 100:.1f}",
                         f"{statistics.median(errs) * 100:+.1f} (max {max(errs, key=abs) * 100:+.1f})",
                         f"{(med(p, 'share') - med(b, 'share')) * 100:+.1f}",
-                        f"{med(p, 'rss') / med(b, 'rss'):.3f}", f"{med(p, 'samples'):.0f}",
+                        f"{med(p, 'rss') / med(b, 'rss'):.3f}",
+                        f"{med(p, 'samples'):.0f}",
                     )
-                )  # fmt: skip
+                )
                 print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
-    head = ("workload", "target s", "bare s", "wall ×", "best ×", "program ×", "true hot %",
-            "error (pts)", "split drift (pts)", "peak RSS ×", "samples")  # fmt: skip
+    head = (
+        "workload",
+        "target s",
+        "bare s",
+        "wall ×",
+        "best ×",
+        "program ×",
+        "true hot %",
+        "error (pts)",
+        "split drift (pts)",
+        "peak RSS ×",
+        "samples",
+    )
     rate = f"{args.rate} Hz" if args.rate else "diag's default rate schedule"
     rate += ", nonblocking" if args.nonblocking else ""
     print(

@@ -48,9 +48,14 @@ def run_diag(
         args = ["profile", "--out", str(out), *args[1:]]
     cmd = [sys.executable, "-m", "diagkit.cli", *args]
     proc = subprocess.run(
-        cmd, cwd=cwd, input=input, capture_output=True, text=True, timeout=timeout,
+        cmd,
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    )
     return DiagRun(proc.returncode, proc.stdout, proc.stderr, out)
 
 

@@ -19,12 +19,24 @@ from typing import Any
 from diagkit.collectors.own_frames import is_native
 
 # Standard-library frames whose own time is a wait (the blocking call is C, below them).
-_WAITING_FUNCTIONS = frozenset({
-    "Condition.wait", "Thread._wait_for_tstate_lock", "Thread.join", "SimpleQueue.get",
-    "Connection._recv", "Connection._poll", "_PollLikeSelector.select", "SelectSelector.select",
-    "EpollSelector.select", "KqueueSelector.select", "Popen._try_wait", "Barrier._wait",
-    "socket.accept", "wait",
-})  # fmt: skip
+_WAITING_FUNCTIONS = frozenset(
+    {
+        "Condition.wait",
+        "Thread._wait_for_tstate_lock",
+        "Thread.join",
+        "SimpleQueue.get",
+        "Connection._recv",
+        "Connection._poll",
+        "_PollLikeSelector.select",
+        "SelectSelector.select",
+        "EpollSelector.select",
+        "KqueueSelector.select",
+        "Popen._try_wait",
+        "Barrier._wait",
+        "socket.accept",
+        "wait",
+    }
+)
 # A program line whose innermost call is C that blocks: sleep(...), x.acquire(), select.select(...).
 _BLOCKING_CALL = re.compile(
     r"(?:\bsleep|\.acquire|\bselect\.(?:select|poll|epoll)|\.recv|\.recv_into|\.accept|"
@@ -32,9 +44,22 @@ _BLOCKING_CALL = re.compile(
     r"|\biter\(\s*[\w.]+\.get\s*,"  # for x in iter(queue.get, None): a C queue's blocking get
 )
 # Native leaves (--native) that are the kernel's waits.
-_NATIVE_WAITS = ("nanosleep", "futex", "cond_wait", "cond_timedwait", "cond_clockwait",
-                 "sem_wait", "sem_timedwait", "sem_clockwait", "epoll_wait", "select",
-                 "poll", "accept", "recv", "PyThread_acquire_lock")  # fmt: skip
+_NATIVE_WAITS = (
+    "nanosleep",
+    "futex",
+    "cond_wait",
+    "cond_timedwait",
+    "cond_clockwait",
+    "sem_wait",
+    "sem_timedwait",
+    "sem_clockwait",
+    "epoll_wait",
+    "select",
+    "poll",
+    "accept",
+    "recv",
+    "PyThread_acquire_lock",
+)
 
 
 def is_waiting(frames: list[dict[str, Any]], is_library: Callable[[str], bool]) -> bool:

@@ -56,9 +56,13 @@ def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
             res.exit_code = ev.get("code")
         elif k == "exception":
             res.exception = ExceptionInfo(
-                type=ev["type"], message=ev["message"], traceback=ev["traceback"],
-                file=ev.get("file", ""), line=ev.get("line", 0), function=ev.get("function", ""),
-            )  # fmt: skip
+                type=ev["type"],
+                message=ev["message"],
+                traceback=ev["traceback"],
+                file=ev.get("file", ""),
+                line=ev.get("line", 0),
+                function=ev.get("function", ""),
+            )
         elif k == "warning":
             key = (ev["category"], ev["message"], ev["file"], ev["line"])
             warnings_seen.setdefault(key, WarningRecord(*key, count=1, first_t=sec(ev["t"])))
@@ -86,11 +90,14 @@ def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
         elif k == "compile":
             res.jit.compiles.append(
                 JitCompile(
-                    function=ev["function"], signature=ev["signature"], start_t=sec(ev["t"]),
-                    seconds=ev["exclusive_ns"] / 1e9, inclusive_s=ev["inclusive_ns"] / 1e9,
+                    function=ev["function"],
+                    signature=ev["signature"],
+                    start_t=sec(ev["t"]),
+                    seconds=ev["exclusive_ns"] / 1e9,
+                    inclusive_s=ev["inclusive_ns"] / 1e9,
                     ok=ev.get("ok", True),
                 )
-            )  # fmt: skip
+            )
         elif k == "jit_cache":
             jit_cache = {name: (h, m) for name, h, m in ev["stats"]}
         elif k == "modules":

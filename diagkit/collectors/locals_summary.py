@@ -31,13 +31,28 @@ MAX_ND = 64
 _ADDRESSED = re.compile(r"^<([\w.]+) at 0x[0-9a-f]+>$")
 # Type characters of the built-in dtypes (LP64 Linux sizes): name, item size.
 _DTYPES: dict[str, tuple[str, int]] = {
-    "?": ("bool", 1), "b": ("int8", 1), "B": ("uint8", 1), "h": ("int16", 2),
-    "H": ("uint16", 2), "i": ("int32", 4), "I": ("uint32", 4), "l": ("int64", 8),
-    "L": ("uint64", 8), "q": ("int64", 8), "Q": ("uint64", 8), "e": ("float16", 2),
-    "f": ("float32", 4), "d": ("float64", 8), "g": ("float128", 16), "F": ("complex64", 8),
-    "D": ("complex128", 16), "G": ("complex256", 32), "O": ("object", 8),
-    "M": ("datetime64", 8), "m": ("timedelta64", 8),
-}  # fmt: skip
+    "?": ("bool", 1),
+    "b": ("int8", 1),
+    "B": ("uint8", 1),
+    "h": ("int16", 2),
+    "H": ("uint16", 2),
+    "i": ("int32", 4),
+    "I": ("uint32", 4),
+    "l": ("int64", 8),
+    "L": ("uint64", 8),
+    "q": ("int64", 8),
+    "Q": ("uint64", 8),
+    "e": ("float16", 2),
+    "f": ("float32", 4),
+    "d": ("float64", 8),
+    "g": ("float128", 16),
+    "F": ("complex64", 8),
+    "D": ("complex128", 16),
+    "G": ("complex256", 32),
+    "O": ("object", 8),
+    "M": ("datetime64", 8),
+    "m": ("timedelta64", 8),
+}
 # Flexible dtypes: the item size is per array; characters per item for U.
 _FLEXIBLE = {"S": ("S", 1), "U": ("U", 4), "V": ("V", 1)}
 

@@ -107,9 +107,14 @@ def _run_py_spy(cmd: list[str], timeout: float) -> tuple[int, str, str]:
     # A session of its own, so that a Ctrl-C at the terminal never kills py-spy while it
     # holds the target paused; diag lets it finish and detach before it stops itself.
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-        text=True, env={**os.environ, **QUIET_ENV}, start_new_session=True,
-    )  # fmt: skip
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **QUIET_ENV},
+        start_new_session=True,
+    )
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

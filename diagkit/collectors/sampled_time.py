@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 
 _LIB_DIRS = tuple(
     os.path.realpath(p) + os.sep
-    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
-              sysconfig.get_paths()["platlib"]}
-)  # fmt: skip
+    for p in {
+        sysconfig.get_paths()["stdlib"],
+        sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
+    }
+)
 TOP_FUNCTIONS = 40
 HOT_FUNCTIONS_FOR_LINES = 5
 LINES_PER_FUNCTION = 12
@@ -141,13 +144,19 @@ def time_section(
     keep = list(dict.fromkeys(ranked[:TOP_FUNCTIONS] + by_total[:TOP_FUNCTIONS]))
     sec.functions = [
         FunctionTime(
-            name=k[0], file=k[1], line=first_line.get(k, 0),
-            own_samples=own[k], total_samples=total[k], own_s=own_w[k], total_s=total_w[k],
-            own_share=own_w[k] / weight, total_share=total_w[k] / weight,
+            name=k[0],
+            file=k[1],
+            line=first_line.get(k, 0),
+            own_samples=own[k],
+            total_samples=total[k],
+            own_s=own_w[k],
+            total_s=total_w[k],
+            own_share=own_w[k] / weight,
+            total_share=total_w[k] / weight,
             kind="python" if k[1].endswith(".py") or k[1].startswith("<frozen ") else "native",
         )
         for k in keep
-    ]  # fmt: skip
+    ]
     # Hot functions for the line table: where the program's own code was innermost, so a
     # main() that calls everything does not crowd out the loop that does the work.
     user_own: dict[tuple[str, str], float] = defaultdict(float)
@@ -161,12 +170,18 @@ def time_section(
         )[:LINES_PER_FUNCTION]
         sec.lines += [
             LineTime(
-                function=key[0], file=key[1], line=ln, samples=lines[(*key, ln)], seconds=w,
-                share=w / weight, source=linecache.getline(key[1], ln).strip(),
-                own_samples=line_own[(*key, ln)], own_share=line_own_w[(*key, ln)] / weight,
+                function=key[0],
+                file=key[1],
+                line=ln,
+                samples=lines[(*key, ln)],
+                seconds=w,
+                share=w / weight,
+                source=linecache.getline(key[1], ln).strip(),
+                own_samples=line_own[(*key, ln)],
+                own_share=line_own_w[(*key, ln)] / weight,
             )
             for ln, w in rows
-        ]  # fmt: skip
+        ]
     return sec
 
 

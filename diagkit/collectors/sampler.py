@@ -109,9 +109,18 @@ class PySpySampler:
 
     def command(self, rate: int | None = None, output: Path | None = None) -> list[str]:
         cmd = [
-            self.exe or "py-spy", "record", "--pid", str(self.pid), "--rate", str(rate or self.rate),
-            "--format", "speedscope", "--output", str(output or self.output), "--full-filenames",
-        ]  # fmt: skip
+            self.exe or "py-spy",
+            "record",
+            "--pid",
+            str(self.pid),
+            "--rate",
+            str(rate or self.rate),
+            "--format",
+            "speedscope",
+            "--output",
+            str(output or self.output),
+            "--full-filenames",
+        ]
         if self.native:
             cmd.append("--native")
         if self.subprocesses:
@@ -130,9 +139,13 @@ class PySpySampler:
             proc = subprocess.Popen(
                 # Its status lines go to stdout or stderr depending on the version and on
                 # whether they are terminals: read both as one stream.
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **QUIET_ENV},
-            )  # fmt: skip
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, **QUIET_ENV},
+            )
         except OSError as exc:
             return f"py-spy could not be started: {exc.strerror or exc}"
         lines: list[str] = []
@@ -265,8 +278,14 @@ class PySpySampler:
             failed = said.strip() or "it wrote no samples"
         if self.output.exists() and os.path.getsize(self.output) > 0:
             return SamplerResult(
-                True, "", self.output, samples, errors, slow_rate=slow,
-                slow_after_s=self.slow_after_s if self.phased else 0, slow_failed=failed[-300:],
+                True,
+                "",
+                self.output,
+                samples,
+                errors,
+                slow_rate=slow,
+                slow_after_s=self.slow_after_s if self.phased else 0,
+                slow_failed=failed[-300:],
                 pid=self.pid,
-            )  # fmt: skip
+            )
         return SamplerResult(False, self._explain_failure(), None, samples, errors)

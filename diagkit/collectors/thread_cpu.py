@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 
 _TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 _STATES = {
-    "R": "running", "S": "sleeping", "D": "disk-sleep", "T": "stopped", "t": "tracing-stop",
-    "Z": "zombie", "X": "dead", "I": "idle", "P": "parked", "W": "waking",
-}  # fmt: skip
+    "R": "running",
+    "S": "sleeping",
+    "D": "disk-sleep",
+    "T": "stopped",
+    "t": "tracing-stop",
+    "Z": "zombie",
+    "X": "dead",
+    "I": "idle",
+    "P": "parked",
+    "W": "waking",
+}
 
 
 @dataclass

@@ -21,18 +21,45 @@ SHOWN = 25
 @click.command()
 @click.argument("base", type=FolderPath(path_type=Path))
 @click.argument("new", type=FolderPath(path_type=Path))
-@click.option("--fail-above", "fail_above", type=FiniteFloat(min=0), metavar="PCT",
-              help="Exit with status 1 when anything got more than PCT percent slower or bigger "
-                   "(times: against the rest of the run, unless --wall), or when a run on "
-                   "either side did not finish.")  # fmt: skip
-@click.option("--min-share", type=FiniteFloat(0, 100), default=2.0, show_default=True,
-              metavar="PCT", help="Ignore entries under PCT percent of the base run (time, memory).")  # fmt: skip
-@click.option("--min-time", type=FiniteFloat(min=0), default=0.05, show_default=True,
-              metavar="SECONDS", help="Ignore times under SECONDS in both runs.")  # fmt: skip
-@click.option("--min-mib", type=FiniteFloat(min=0, max=1e12), default=4.0, show_default=True,
-              metavar="MIB", help="Ignore memory under MIB in both runs, and changes smaller than half of it.")  # fmt: skip
-@click.option("--wall", is_flag=True, help="Compare wall-clock seconds as measured, not CPU time "
-              "(for programs that wait on I/O, on a quiet machine).")  # fmt: skip
+@click.option(
+    "--fail-above",
+    "fail_above",
+    type=FiniteFloat(min=0),
+    metavar="PCT",
+    help="Exit with status 1 when anything got more than PCT percent slower or bigger "
+    "(times: against the rest of the run, unless --wall), or when a run on "
+    "either side did not finish.",
+)
+@click.option(
+    "--min-share",
+    type=FiniteFloat(0, 100),
+    default=2.0,
+    show_default=True,
+    metavar="PCT",
+    help="Ignore entries under PCT percent of the base run (time, memory).",
+)
+@click.option(
+    "--min-time",
+    type=FiniteFloat(min=0),
+    default=0.05,
+    show_default=True,
+    metavar="SECONDS",
+    help="Ignore times under SECONDS in both runs.",
+)
+@click.option(
+    "--min-mib",
+    type=FiniteFloat(min=0, max=1e12),
+    default=4.0,
+    show_default=True,
+    metavar="MIB",
+    help="Ignore memory under MIB in both runs, and changes smaller than half of it.",
+)
+@click.option(
+    "--wall",
+    is_flag=True,
+    help="Compare wall-clock seconds as measured, not CPU time "
+    "(for programs that wait on I/O, on a quiet machine).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def diff(
     base: Path,
@@ -138,17 +165,34 @@ def _print(base: Path, new: Path, a: Report, b: Report, result: DiffResult) -> N
         if not rows:
             con.print(f"[bold]{title}[/]: nothing above the noise")
             continue
-        tab = Table(box=None, pad_edge=False, header_style="bold dim", title_justify="left",
-                    title=f"[bold]{title}[/] ({len(rows)})")  # fmt: skip
-        for col, just in (("change", "right"), ("", "right"), ("vs rest", "right"),
-                          ("base → new", "right"), ("kind", "left"), ("what", "left")):  # fmt: skip
+        tab = Table(
+            box=None,
+            pad_edge=False,
+            header_style="bold dim",
+            title_justify="left",
+            title=f"[bold]{title}[/] ({len(rows)})",
+        )
+        for col, just in (
+            ("change", "right"),
+            ("", "right"),
+            ("vs rest", "right"),
+            ("base → new", "right"),
+            ("kind", "left"),
+            ("what", "left"),
+        ):
             tab.add_column(col, justify=just)  # type: ignore[arg-type]
         for c in rows[:SHOWN]:
             what = escape(c.name) + (f" [dim]{escape(c.where)}[/]" if c.where else "")
             rest = "" if c.vs_rest is None else f"{c.vs_rest * 100:+.0f}%"
             kind = c.kind if c.decides else f"{c.kind} [dim](info)[/]"
-            tab.add_row(f"[{colour}]{_pct(c)}[/]", _delta(c), rest,
-                        f"{_fmt(c.base, c.unit)} → {_fmt(c.new, c.unit)}", kind, what)  # fmt: skip
+            tab.add_row(
+                f"[{colour}]{_pct(c)}[/]",
+                _delta(c),
+                rest,
+                f"{_fmt(c.base, c.unit)} → {_fmt(c.new, c.unit)}",
+                kind,
+                what,
+            )
         con.print(tab)
         if len(rows) > SHOWN:
             con.print(f"[dim]… {len(rows) - SHOWN} more (--json lists all)[/]")

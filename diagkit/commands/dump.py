@@ -23,16 +23,34 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.option("--pid", type=click.IntRange(min=1), help="The process to dump.")
-@click.option("--name", "pattern", metavar="PATTERN",
-              help="Dump every Python process whose command line matches this regular expression.")  # fmt: skip
+@click.option(
+    "--name",
+    "pattern",
+    metavar="PATTERN",
+    help="Dump every Python process whose command line matches this regular expression.",
+)
 @click.option("--native", is_flag=True, help="Show C, BLAS and Numba frames too.")
 @click.option("--locals", "show_locals", is_flag=True, help="Show each frame's local variables.")
-@click.option("--children", is_flag=True,
-              help="Dump every descendant Python process too (multiprocessing, joblib, Dask).")  # fmt: skip
-@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Take this many dumps and say, per thread, whether its stack moved.")  # fmt: skip
-@click.option("--interval", type=seconds(), default=1.0,
-              show_default=True, metavar="SECONDS", help="Time between dumps (with --repeat).")  # fmt: skip
+@click.option(
+    "--children",
+    is_flag=True,
+    help="Dump every descendant Python process too (multiprocessing, joblib, Dask).",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Take this many dumps and say, per thread, whether its stack moved.",
+)
+@click.option(
+    "--interval",
+    type=seconds(),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time between dumps (with --repeat).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def dump(
     pid: int | None,

@@ -57,13 +57,22 @@ _NO_NSYS = (
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @click.option("-m", "module", metavar="MODULE", help="Run a module as `python -m MODULE` does.")
-@click.option("--import", "import_path", metavar="FILE", type=click.Path(path_type=Path),
-              help="Summarize a trace taken elsewhere: an nsys SQLite export, or an .nsys-rep "
-                   "(exported with nsys, which must be here).")  # fmt: skip
+@click.option(
+    "--import",
+    "import_path",
+    metavar="FILE",
+    type=click.Path(path_type=Path),
+    help="Summarize a trace taken elsewhere: an nsys SQLite export, or an .nsys-rep "
+    "(exported with nsys, which must be here).",
+)
 @click.option("--nsys", "nsys_path", metavar="PATH", help="The nsys to use [default: on the PATH].")
 @click.option("--no-nsys", is_flag=True, help="Trace in-process even where nsys is found.")
-@click.option("--out", "out", type=FolderPath(path_type=Path),
-              help="Report folder [default: diag-reports/<time>-<name>].")  # fmt: skip
+@click.option(
+    "--out",
+    "out",
+    type=FolderPath(path_type=Path),
+    help="Report folder [default: diag-reports/<time>-<name>].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No terminal summary; just write the report.")
 @click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
 def gpu_trace(
@@ -106,10 +115,15 @@ def run_traced(kind: str, target: str, args: list[str], out_dir: Path, plan: Gpu
     from diagkit.run.session import run_profile
 
     opts = ProfileOptions(
-        kind=kind, target=target, args=args, out_dir=out_dir, command=["diag", *sys.argv[1:]],
-        extra_env=plan.env(), collectors=[GPU_COLLECTOR],
+        kind=kind,
+        target=target,
+        args=args,
+        out_dir=out_dir,
+        command=["diag", *sys.argv[1:]],
+        extra_env=plan.env(),
+        collectors=[GPU_COLLECTOR],
         wrap=plan.wrap if plan.nsys is not None else None,
-    )  # fmt: skip
+    )
     return run_profile(opts, contribute=gpu_contributor(plan, out_dir))
 
 

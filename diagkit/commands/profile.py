@@ -82,25 +82,57 @@ def split_program_args(args: list[str], value_options: set[str]) -> tuple[list[s
 @click.option("--native", is_flag=True, help="Sample C, BLAS and Numba frames too (slower).")
 @click.option("--subprocesses", is_flag=True, help="Sample child processes too.")
 @click.option("--idle", is_flag=True, help="Keep samples of idle threads (waiting, sleeping).")
-@click.option("--nonblocking", is_flag=True, help="Sample without pausing the program: far cheaper "
-              "on deep stacks, but samples taken while the stack changes are lost.")  # fmt: skip
-@click.option("--timeout", type=seconds(), metavar="SECONDS",
-              help="Stop the target after SECONDS, with every thread's stack in the report.")  # fmt: skip
+@click.option(
+    "--nonblocking",
+    is_flag=True,
+    help="Sample without pausing the program: far cheaper "
+    "on deep stacks, but samples taken while the stack changes are lost.",
+)
+@click.option(
+    "--timeout",
+    type=seconds(),
+    metavar="SECONDS",
+    help="Stop the target after SECONDS, with every thread's stack in the report.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No terminal summary; just write the report.")
-@click.option("--pid", type=click.IntRange(min=1),
-              help="Attach to this running process instead of starting one; it keeps running.")  # fmt: skip
-@click.option("--duration", type=seconds(), metavar="SECONDS",
-              help="With --pid: sample for SECONDS [default: until Ctrl-C or the process exits].")  # fmt: skip
-@click.option("--deep", is_flag=True, help="Then run it again under cProfile and line_profiler, "
-              "and once more under tracemalloc, for exact calls, line hits and allocation sites.")  # fmt: skip
-@click.option("--lines", metavar="FUNC,...", help="--deep: also trace these functions line by "
-              "line (module:qualname, path.py:function or a name in the script).")  # fmt: skip
-@click.option("--memory-lines", metavar="FUNC,...",
-              help="--deep: RSS increments line by line in these functions (slow: name few).")  # fmt: skip
-@click.option("--no-jit", is_flag=True,
-              help="--deep: trace with NUMBA_DISABLE_JIT=1, so jitted functions run as Python.")  # fmt: skip
-@click.option("--gpu", is_flag=True,
-              help="Add the GPU section: kernels, copies and ranges, traced in-process.")  # fmt: skip
+@click.option(
+    "--pid",
+    type=click.IntRange(min=1),
+    help="Attach to this running process instead of starting one; it keeps running.",
+)
+@click.option(
+    "--duration",
+    type=seconds(),
+    metavar="SECONDS",
+    help="With --pid: sample for SECONDS [default: until Ctrl-C or the process exits].",
+)
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Then run it again under cProfile and line_profiler, "
+    "and once more under tracemalloc, for exact calls, line hits and allocation sites.",
+)
+@click.option(
+    "--lines",
+    metavar="FUNC,...",
+    help="--deep: also trace these functions line by "
+    "line (module:qualname, path.py:function or a name in the script).",
+)
+@click.option(
+    "--memory-lines",
+    metavar="FUNC,...",
+    help="--deep: RSS increments line by line in these functions (slow: name few).",
+)
+@click.option(
+    "--no-jit",
+    is_flag=True,
+    help="--deep: trace with NUMBA_DISABLE_JIT=1, so jitted functions run as Python.",
+)
+@click.option(
+    "--gpu",
+    is_flag=True,
+    help="Add the GPU section: kernels, copies and ranges, traced in-process.",
+)
 @click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
 def profile(
     module: str | None,
@@ -131,19 +163,39 @@ def profile(
     if gpu and (pid is not None or duration is not None):
         raise DiagError("--gpu traces inside a program diag starts; it cannot attach to --pid")
     if pid is not None or duration is not None:
-        return _attach(pid, duration, module, target_args, timeout, out, rates, native,
-                       subprocesses, idle, nonblocking, quiet)  # fmt: skip
+        return _attach(
+            pid,
+            duration,
+            module,
+            target_args,
+            timeout,
+            out,
+            rates,
+            native,
+            subprocesses,
+            idle,
+            nonblocking,
+            quiet,
+        )
     kind, target, args = resolve_target(module, list(target_args))
     deep_plan = plan_deep(deep_req, kind, target, quiet) if deep_req else None
     out_dir = prepare_out_dir(
         out or default_out_dir(Path(target).stem if kind == "script" else target)
     )
     opts = ProfileOptions(
-        kind=kind, target=target, args=args, out_dir=out_dir, rate=rates[0], slow_rate=rates[1],
+        kind=kind,
+        target=target,
+        args=args,
+        out_dir=out_dir,
+        rate=rates[0],
+        slow_rate=rates[1],
         native=native,
-        subprocesses=subprocesses, idle=idle, nonblocking=nonblocking, timeout=timeout,
+        subprocesses=subprocesses,
+        idle=idle,
+        nonblocking=nonblocking,
+        timeout=timeout,
         command=["diag", *sys.argv[1:]],
-    )  # fmt: skip
+    )
     contribute = None
     if gpu:
         from diagkit.commands.gpu_trace import GPU_COLLECTOR, gpu_contributor
@@ -224,11 +276,17 @@ def _attach(
         raise DiagError("--timeout stops a program diag starts; with --pid use --duration")
     out_dir = prepare_out_dir(out or default_out_dir(f"pid{pid}"))
     opts = AttachOptions(
-        pid=pid, out_dir=out_dir, duration=duration, rate=rates[0], slow_rate=rates[1],
+        pid=pid,
+        out_dir=out_dir,
+        duration=duration,
+        rate=rates[0],
+        slow_rate=rates[1],
         native=native,
-        subprocesses=subprocesses, idle=idle, nonblocking=nonblocking,
+        subprocesses=subprocesses,
+        idle=idle,
+        nonblocking=nonblocking,
         command=["diag", *sys.argv[1:]],
-    )  # fmt: skip
+    )
     progress = Progress()
     try:
         report = run_attached(opts, on_tick=progress.tick)

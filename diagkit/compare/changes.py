@@ -136,7 +136,9 @@ class _Run:
             name = f"{ln.function}: {ln.source}" if ln.source else ln.function
             key = portable_path(ln.file, self.r.target)
             fn = f"{ln.function} {key}"
-            out[(ln.function, key, str(ln.line))] = self.sampled(name, f"{file}:{ln.line}", ln.samples, ln.seconds, ln.share, fn)  # fmt: skip
+            out[(ln.function, key, str(ln.line))] = self.sampled(
+                name, f"{file}:{ln.line}", ln.samples, ln.seconds, ln.share, fn
+            )
         return out
 
     def _measured(self, rows: Iterable[tuple[str, float]]) -> dict[tuple[str, ...], _Entry]:
@@ -262,11 +264,21 @@ class _Differ:
                 continue
             e = eb or ea
             assert e is not None
-            found.append(Change(
-                kind, e.name, e.where, unit, va, vb, delta,
-                pct=delta / va if va > 0 else None, impact=delta / total if total > 0 else 0.0,
-                vs_rest=math.exp(rel[0]) - 1 if rel else None, function=e.function,
-            ))  # fmt: skip
+            found.append(
+                Change(
+                    kind,
+                    e.name,
+                    e.where,
+                    unit,
+                    va,
+                    vb,
+                    delta,
+                    pct=delta / va if va > 0 else None,
+                    impact=delta / total if total > 0 else 0.0,
+                    vs_rest=math.exp(rel[0]) - 1 if rel else None,
+                    function=e.function,
+                )
+            )
         return found
 
     def _moved(self, rel: tuple[float, float] | None, delta: float) -> bool:
@@ -290,12 +302,22 @@ class _Differ:
         if a.all(lambda r: r.time.available) and b.all(lambda r: r.time.available):
             funcs = cmp("function", "functions", "s", total, o.min_time)
             changed = {c.function for c in funcs}
-            lines = self.compare("line", a.entries("lines"), b.entries("lines"), "s", total, o.min_time, both_only=True)  # fmt: skip
+            lines = self.compare(
+                "line",
+                a.entries("lines"),
+                b.entries("lines"),
+                "s",
+                total,
+                o.min_time,
+                both_only=True,
+            )
             for c in lines:
                 c.decides = False
             found += funcs + [c for c in lines if c.function in changed]
         else:
-            self.result.notes.append("time was not sampled in every run: functions and lines not compared")  # fmt: skip
+            self.result.notes.append(
+                "time was not sampled in every run: functions and lines not compared"
+            )
         found += cmp("range", "ranges", "s", total, o.min_time)
         found += cmp("compile", "compiles", "s", total, o.min_time)
         peak = a.entries("peak")

@@ -47,9 +47,14 @@ class CodePatcher:
         patcher, real_compile, real_get_code = self, self._compile, self._get_code
 
         def compile(
-            source: Any, filename: Any, mode: str, flags: int = 0, dont_inherit: bool = False,
-            optimize: int = -1, **kwargs: Any,
-        ) -> Any:  # fmt: skip
+            source: Any,
+            filename: Any,
+            mode: str,
+            flags: int = 0,
+            dont_inherit: bool = False,
+            optimize: int = -1,
+            **kwargs: Any,
+        ) -> Any:
             if not dont_inherit:
                 # compile() takes __future__ flags from its caller's frame, which is now this
                 # one: hand it the real caller's instead.

@@ -56,20 +56,29 @@ def sampled_keys(speedscope: dict[str, Any] | None) -> set[PstatsKey] | None:
 
 
 def divergence(
-    sampled: Outcome, time: TimeSection, deep: Outcome, stats: dict[PstatsKey, Any],
-    jit_disabled: bool, pass_name: str, in_samples: set[PstatsKey] | None,
-) -> list[str]:  # fmt: skip
+    sampled: Outcome,
+    time: TimeSection,
+    deep: Outcome,
+    stats: dict[PstatsKey, Any],
+    jit_disabled: bool,
+    pass_name: str,
+    in_samples: set[PstatsKey] | None,
+) -> list[str]:
     out: list[str] = []
     if (sampled.kind, sampled.exit_code) != (deep.kind, deep.exit_code):
-        out.append(f"the {pass_name} pass ended differently: {deep.detail or deep.kind} "
-                   f"(sampled pass: {sampled.detail or sampled.kind})")  # fmt: skip
+        out.append(
+            f"the {pass_name} pass ended differently: {deep.detail or deep.kind} "
+            f"(sampled pass: {sampled.detail or sampled.kind})"
+        )
     if (
         not jit_disabled
         and sampled.cpu_user_s >= MIN_CPU_S
         and deep.cpu_user_s < FASTER_RATIO * sampled.cpu_user_s
     ):
-        out.append(f"the {pass_name} pass used {deep.cpu_user_s:.2f} s of CPU against "
-                   f"{sampled.cpu_user_s:.2f} s sampled: tracing only adds work, so it did less")  # fmt: skip
+        out.append(
+            f"the {pass_name} pass used {deep.cpu_user_s:.2f} s of CPU against "
+            f"{sampled.cpu_user_s:.2f} s sampled: tracing only adds work, so it did less"
+        )
     if not stats or not time.available:
         return out
     by_real = real_keys(stats)
@@ -81,8 +90,10 @@ def divergence(
         if key is not None and key not in by_real:
             missing.append(f.name)
     if missing:
-        out.append(f"hot in the sampled pass but never called in the {pass_name} pass: "
-                   + ", ".join(missing[:5]))  # fmt: skip
+        out.append(
+            f"hot in the sampled pass but never called in the {pass_name} pass: "
+            + ", ".join(missing[:5])
+        )
     # Under --no-jit the tracers pass runs compiled code as Python, many times slower: a function
     # around it takes a share of that pass the sampled one never gave it, by design.
     if time.samples < MIN_SAMPLES or jit_disabled:
@@ -101,6 +112,8 @@ def divergence(
         if v[3] / total >= UNSAMPLED_SHARE:
             unsampled.append(f"{name} ({v[3] / total:.0%} of the {pass_name} pass's time)")
     if unsampled:
-        out.append(f"in none of the sampled pass's {time.samples:,} samples, yet cProfile timed "
-                   f"them in the {pass_name} pass: " + ", ".join(unsampled[:5]))  # fmt: skip
+        out.append(
+            f"in none of the sampled pass's {time.samples:,} samples, yet cProfile timed "
+            f"them in the {pass_name} pass: " + ", ".join(unsampled[:5])
+        )
     return out

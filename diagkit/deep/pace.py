@@ -18,9 +18,12 @@ class PassPace:
     """Progress for one deep pass: a line at 10 s, 20 s, 40 s... of the pass."""
 
     def __init__(
-        self, name: str, sampled_s: float, say: Callable[[str], None],
+        self,
+        name: str,
+        sampled_s: float,
+        say: Callable[[str], None],
         first_line_s: float = FIRST_LINE_S,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.name = name
         self.sampled_s = sampled_s
         self._say = say
@@ -35,5 +38,6 @@ class PassPace:
             if self.sampled_s > 0
             else ""
         )
-        self._say(f"{self.name} pass still running: {fmt_s(elapsed)} so far{pace}, "
-                  f"RSS {fmt_bytes(rss)}")  # fmt: skip
+        self._say(
+            f"{self.name} pass still running: {fmt_s(elapsed)} so far{pace}, RSS {fmt_bytes(rss)}"
+        )

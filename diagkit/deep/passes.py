@@ -91,8 +91,9 @@ def run_deep(
         hot_targets(report.time, speedscope),
         jitted_targets(report.time, extra) if req.no_jit else [],
     )
-    _tracers_pass(report, base, req, targets, named.memory_lines.targets, say,
-                  sampled_keys(speedscope))  # fmt: skip
+    _tracers_pass(
+        report, base, req, targets, named.memory_lines.targets, say, sampled_keys(speedscope)
+    )
     if sec.passes[-1].outcome.startswith("interrupted"):
         sec.notes.append("interrupted: the memory pass was not run")
     else:
@@ -118,8 +119,9 @@ def _skip_reason(report: Report) -> str:
     return ""
 
 
-def _run(base: ProfileOptions, collector: str, cfg: DeepConfig, env: dict[str, str],
-         pace: PassPace) -> tuple[Report, list[dict[str, Any]], int]:  # fmt: skip
+def _run(
+    base: ProfileOptions, collector: str, cfg: DeepConfig, env: dict[str, str], pace: PassPace
+) -> tuple[Report, list[dict[str, Any]], int]:
     got: dict[str, Any] = {}
 
     def contribute(rep: Report, events: list[dict[str, Any]], t0_ns: int) -> None:
@@ -131,16 +133,25 @@ def _run(base: ProfileOptions, collector: str, cfg: DeepConfig, env: dict[str, s
                 shutil.move(src, base.out_dir / name)
 
     opts = replace(
-        base, sample=False, environment=False, collectors=[collector],
+        base,
+        sample=False,
+        environment=False,
+        collectors=[collector],
         extra_env={**base.extra_env, ENV: cfg.to_env(), **env},
-    )  # fmt: skip
+    )
     rep = run_profile(opts, on_tick=pace.tick, contribute=contribute)
     return rep, got.get("events", []), got.get("t0", 0)
 
 
-def _tracers_pass(report: Report, base: ProfileOptions, req: DeepRequest, targets: list[Target],
-                  mem_targets: list[Target], say: Say,
-                  sampled: set[results.PstatsKey] | None) -> None:  # fmt: skip
+def _tracers_pass(
+    report: Report,
+    base: ProfileOptions,
+    req: DeepRequest,
+    targets: list[Target],
+    mem_targets: list[Target],
+    say: Say,
+    sampled: set[results.PstatsKey] | None,
+) -> None:
     sec = report.deep
     assert sec is not None
     traced = [t for t in targets if req.no_jit or not t.jitted]
@@ -149,14 +160,17 @@ def _tracers_pass(report: Report, base: ProfileOptions, req: DeepRequest, target
         *(["line_profiler"] if traced else []),
         *(["RSS by line"] if mem_targets else []),
     ]
-    say(f"tracers pass: {', '.join(tools)} on {len(traced)} function(s)"
+    say(
+        f"tracers pass: {', '.join(tools)} on {len(traced)} function(s)"
         + (", Numba JIT disabled" if req.no_jit else "")
-        + f" (the sampled pass took {fmt_s(report.outcome.wall_s)})")  # fmt: skip
+        + f" (the sampled pass took {fmt_s(report.outcome.wall_s)})"
+    )
     log = base.out_dir / TRACERS_LOG
     for stale in (PSTATS, LPROF, TRACERS_LOG):  # a reused --out must not lend old results
         (base.out_dir / stale).unlink(missing_ok=True)
-    cfg = DeepConfig(lines=[t.key for t in traced], memory_lines=[t.key for t in mem_targets],
-                     log=str(log))  # fmt: skip
+    cfg = DeepConfig(
+        lines=[t.key for t in traced], memory_lines=[t.key for t in mem_targets], log=str(log)
+    )
     env = {"NUMBA_DISABLE_JIT": "1"} if req.no_jit else {}
     pace = PassPace("tracers", report.outcome.wall_s, say)
     rep, events, _ = _run(base, "diagkit.deep.tracers:start", cfg, env, pace)
@@ -164,8 +178,17 @@ def _tracers_pass(report: Report, base: ProfileOptions, req: DeepRequest, target
     pstats_file = base.out_dir / PSTATS
     stats = results.load_pstats(str(pstats_file)) if pstats_file.exists() else {}
     complete = results.events_of(events, "deep_pstats") is not None
-    sec.passes.append(DeepPass("tracers", tools, rep.outcome.wall_s, rep.outcome.detail,
-                               rep.outcome.exit_code, req.no_jit, complete))  # fmt: skip
+    sec.passes.append(
+        DeepPass(
+            "tracers",
+            tools,
+            rep.outcome.wall_s,
+            rep.outcome.detail,
+            rep.outcome.exit_code,
+            req.no_jit,
+            complete,
+        )
+    )
     if not complete:
         why = _no_results("tracers", events, TRACERS_LOG)
         sec.notes.append(why)
@@ -175,22 +198,26 @@ def _tracers_pass(report: Report, base: ProfileOptions, req: DeepRequest, target
     wanted = [(t.file, t.first, t.qualname.rsplit(".", 1)[-1]) for t in targets]
     must = matched | {by_real[k] for k in wanted if k in by_real}
     sec.calls = results.call_stats(stats, must)
-    sec.lines = results.line_profiles(targets, results.events_of(events, "deep_lines"), seen,
-                                      jitted, req.no_jit)  # fmt: skip
+    sec.lines = results.line_profiles(
+        targets, results.events_of(events, "deep_lines"), seen, jitted, req.no_jit
+    )
     sec.memory_lines = results.memory_line_profiles(
         mem_targets, results.events_of(events, "deep_memory_lines"), seen
     )
-    sec.divergence += divergence(report.outcome, report.time, rep.outcome, stats, req.no_jit,
-                                 "tracers", sampled)  # fmt: skip
+    sec.divergence += divergence(
+        report.outcome, report.time, rep.outcome, stats, req.no_jit, "tracers", sampled
+    )
     if stats:
         report.files["pstats"] = PSTATS
     if (base.out_dir / LPROF).exists():
         report.files["lprof"] = LPROF
     _keep_log(report, log, "deep_tracers_log")
     if req.no_jit:
-        sec.notes.append("the tracers pass ran with NUMBA_DISABLE_JIT=1: jitted functions ran as "
-                         "Python, so their hot spots carry over but their times do not; the "
-                         "memory pass ran them compiled, as the sampled pass did")  # fmt: skip
+        sec.notes.append(
+            "the tracers pass ran with NUMBA_DISABLE_JIT=1: jitted functions ran as "
+            "Python, so their hot spots carry over but their times do not; the "
+            "memory pass ran them compiled, as the sampled pass did"
+        )
 
 
 def _memory_pass(report: Report, base: ProfileOptions, say: Say) -> None:
@@ -203,19 +230,29 @@ def _memory_pass(report: Report, base: ProfileOptions, say: Say) -> None:
     # --no-jit is for line_profiler, which cannot see inside compiled code; tracemalloc sees
     # what Python allocates either way, and jitted code run as Python under tracemalloc has
     # been seen to take 400 times the sampled pass.
-    rep, events, t0 = _run(base, "diagkit.deep.allocs:start", cfg, {},
-                           PassPace("memory", report.outcome.wall_s, say))  # fmt: skip
+    rep, events, t0 = _run(
+        base, "diagkit.deep.allocs:start", cfg, {}, PassPace("memory", report.outcome.wall_s, say)
+    )
     ev = results.events_of(events, "deep_alloc")
     sec.allocations = results.alloc_section(ev, t0)
-    sec.passes.append(DeepPass("memory", [f"tracemalloc ({TRACEMALLOC_FRAMES} frames)"],
-                               rep.outcome.wall_s, rep.outcome.detail, rep.outcome.exit_code,
-                               False, ev is not None))  # fmt: skip
+    sec.passes.append(
+        DeepPass(
+            "memory",
+            [f"tracemalloc ({TRACEMALLOC_FRAMES} frames)"],
+            rep.outcome.wall_s,
+            rep.outcome.detail,
+            rep.outcome.exit_code,
+            False,
+            ev is not None,
+        )
+    )
     if ev is None:
         why = _no_results("memory", events, MEMORY_LOG)
         sec.notes.append(why)
         say(why)
-    sec.divergence += divergence(report.outcome, report.time, rep.outcome, {}, False, "memory",
-                                 None)  # fmt: skip
+    sec.divergence += divergence(
+        report.outcome, report.time, rep.outcome, {}, False, "memory", None
+    )
     _keep_log(report, log, "deep_memory_log")
 
 

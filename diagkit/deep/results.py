@@ -100,10 +100,17 @@ def call_stats(stats: dict[PstatsKey, Any], must: set[PstatsKey]) -> list[CallSt
         outs = [(k, n, t) for k, (n, t) in callees.get(key, {}).items() if not is_harness(k)]
         out.append(
             CallStat(
-                function=_label(key), file=key[0], line=key[1], calls=nc, primitive_calls=cc,
-                own_s=tt, total_s=ct, callers=_edges(ins), callees=_edges(outs),
+                function=_label(key),
+                file=key[0],
+                line=key[1],
+                calls=nc,
+                primitive_calls=cc,
+                own_s=tt,
+                total_s=ct,
+                callers=_edges(ins),
+                callees=_edges(outs),
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -129,16 +136,20 @@ def real_keys(stats: dict[PstatsKey, Any]) -> dict[PstatsKey, PstatsKey]:
 
 
 def line_profiles(
-    targets: list[Target], ev: dict[str, Any] | None, seen: set[tuple[str, int, str]],
-    jitted: set[tuple[str, int, str]], jit_disabled: bool,
-) -> list[LineProfile]:  # fmt: skip
+    targets: list[Target],
+    ev: dict[str, Any] | None,
+    seen: set[tuple[str, int, str]],
+    jitted: set[tuple[str, int, str]],
+    jit_disabled: bool,
+) -> list[LineProfile]:
     rows: dict[tuple[str, int, str], list[list[int]]] = {}
     for f, first, name, lines in (ev or {}).get("functions", []):
         rows[(real(f), first, name)] = lines
     out = []
     for t in targets:
-        prof = LineProfile(function=t.qualname, file=t.file, line=t.first, reason=t.reason,
-                           status="traced")  # fmt: skip
+        prof = LineProfile(
+            function=t.qualname, file=t.file, line=t.first, reason=t.reason, status="traced"
+        )
         data = [r for r in rows.get(t.key, []) if r[1] > 0]
         if (t.jitted or t.key in jitted) and not jit_disabled:
             prof.status = "jitted"
@@ -151,10 +162,15 @@ def line_profiles(
         total_ns = sum(r[2] for r in data)
         prof.total_s = total_ns / 1e9
         prof.lines = [
-            LineHits(line=ln, hits=hits, seconds=ns / 1e9, share=ns / total_ns if total_ns else 0.0,
-                     source=_source(t.file, ln))
+            LineHits(
+                line=ln,
+                hits=hits,
+                seconds=ns / 1e9,
+                share=ns / total_ns if total_ns else 0.0,
+                source=_source(t.file, ln),
+            )
             for ln, hits, ns in sorted(data)
-        ]  # fmt: skip
+        ]
         out.append(prof)
     return out
 
@@ -186,10 +202,13 @@ def memory_line_profiles(
 
 def alloc_section(ev: dict[str, Any] | None, t0_ns: int) -> AllocSection:
     if ev is None:
-        return AllocSection(available=False,
-                            unavailable_reason="the memory pass ended before tracemalloc's results were written")  # fmt: skip
-    sec = AllocSection(frames=ev["frames"], traced_peak=ev["peak"],
-                       snapshot_bytes=ev["snapshot_bytes"])  # fmt: skip
+        return AllocSection(
+            available=False,
+            unavailable_reason="the memory pass ended before tracemalloc's results were written",
+        )
+    sec = AllocSection(
+        frames=ev["frames"], traced_peak=ev["peak"], snapshot_bytes=ev["snapshot_bytes"]
+    )
     sec.snapshot_t = max(0.0, (ev["snapshot_t"] - t0_ns) / 1e9) if ev["snapshot_t"] else 0.0
     if not ev["groups"]:
         sec.available = False

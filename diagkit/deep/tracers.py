@@ -82,9 +82,12 @@ def start(channel: Channel) -> Callable[[], None]:
 
 
 def _stop(
-    prof: cProfile.Profile, lp: Any, mem: MemoryLines | None, patcher: CodePatcher,
+    prof: cProfile.Profile,
+    lp: Any,
+    mem: MemoryLines | None,
+    patcher: CodePatcher,
     threads: ThreadTracers,
-) -> None:  # fmt: skip
+) -> None:
     """Every tool off, each even when another fails to stop."""
     steps = [threads.uninstall, prof.disable, patcher.uninstall]
     if lp is not None:
@@ -137,11 +140,15 @@ def _flush(
         channel.emit(
             "deep_memory_lines",
             functions=[
-                [_real(code.co_filename), code.co_firstlineno, code.co_qualname,
-                 [[ln, *rec] for ln, rec in sorted(table.items())]]
+                [
+                    _real(code.co_filename),
+                    code.co_firstlineno,
+                    code.co_qualname,
+                    [[ln, *rec] for ln, rec in sorted(table.items())],
+                ]
                 for code, table in mem.stats.items()
             ],
-        )  # fmt: skip
+        )
     channel.emit("deep_jitted", keys=_jitted())
 
 

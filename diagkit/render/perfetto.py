@@ -33,8 +33,14 @@ def _us(seconds: float) -> float:
 def _meta(pid: int, tid: int, name: str, sort: int) -> list[dict[str, Any]]:
     return [
         {"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}},
-        {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "args": {"sort_index": sort}},
-    ]  # fmt: skip
+        {
+            "ph": "M",
+            "name": "thread_sort_index",
+            "pid": pid,
+            "tid": tid,
+            "args": {"sort_index": sort},
+        },
+    ]
 
 
 def trace_events(report: Report, out_dir: Path | None = None) -> dict[str, Any]:
@@ -71,10 +77,18 @@ def _ranges(report: Report, pid: int) -> list[dict[str, Any]]:
     events = sorted(report.ranges.events, key=lambda e: (e.start_t, -(e.end_t - e.start_t)))
     for e in events:
         tid = threads.setdefault(e.thread, len(threads) + 1)
-        out.append({
-            "ph": "X", "name": e.name, "cat": "diagkit.range", "pid": pid, "tid": tid,
-            "ts": _us(e.start_t), "dur": _us(max(e.end_t - e.start_t, 0.0)), "args": {"depth": e.depth},
-        })  # fmt: skip
+        out.append(
+            {
+                "ph": "X",
+                "name": e.name,
+                "cat": "diagkit.range",
+                "pid": pid,
+                "tid": tid,
+                "ts": _us(e.start_t),
+                "dur": _us(max(e.end_t - e.start_t, 0.0)),
+                "args": {"depth": e.depth},
+            }
+        )
     meta: list[dict[str, Any]] = []
     for ident, tid in threads.items():
         meta += _meta(pid, tid, f"thread {ident}", tid)
@@ -90,7 +104,16 @@ def _memory(report: Report, pid: int) -> list[dict[str, Any]]:
         args = {"rss MiB": round(p.rss / MIB, 3)}
         if p.children_rss:
             args["children MiB"] = round(p.children_rss / MIB, 3)
-        out.append({"ph": "C", "name": "memory", "pid": pid, "tid": MEMORY_TID, "ts": _us(p.t), "args": args})  # fmt: skip
+        out.append(
+            {
+                "ph": "C",
+                "name": "memory",
+                "pid": pid,
+                "tid": MEMORY_TID,
+                "ts": _us(p.t),
+                "args": args,
+            }
+        )
     return out
 
 
@@ -100,25 +123,56 @@ def _compiles(report: Report, pid: int) -> list[dict[str, Any]]:
         return []
     out = _meta(pid, NUMBA_TID, "Numba compile", 900)
     for c in comps:
-        out.append({
-            "ph": "X", "name": c.function, "cat": "numba", "pid": pid, "tid": NUMBA_TID,
-            "ts": _us(c.start_t), "dur": _us(c.inclusive_s),
-            "args": {"signature": c.signature, "own_s": c.seconds, "ok": c.ok},
-        })  # fmt: skip
+        out.append(
+            {
+                "ph": "X",
+                "name": c.function,
+                "cat": "numba",
+                "pid": pid,
+                "tid": NUMBA_TID,
+                "ts": _us(c.start_t),
+                "dur": _us(c.inclusive_s),
+                "args": {"signature": c.signature, "own_s": c.seconds, "ok": c.ok},
+            }
+        )
     return out
 
 
 def _instants(report: Report, pid: int) -> list[dict[str, Any]]:
     out = []
     if report.memory.available and report.memory.peak_rss:
-        out.append({"ph": "i", "s": "p", "name": f"peak RSS {report.memory.peak_rss / MIB:.1f} MiB",
-                    "pid": pid, "tid": MEMORY_TID, "ts": _us(report.memory.peak_t)})  # fmt: skip
+        out.append(
+            {
+                "ph": "i",
+                "s": "p",
+                "name": f"peak RSS {report.memory.peak_rss / MIB:.1f} MiB",
+                "pid": pid,
+                "tid": MEMORY_TID,
+                "ts": _us(report.memory.peak_t),
+            }
+        )
     if report.stacks is not None and report.stacks.taken_t:
-        out.append({"ph": "i", "s": "p", "name": f"stacks taken: {report.stacks.reason}",
-                    "pid": pid, "tid": MEMORY_TID, "ts": _us(report.stacks.taken_t)})  # fmt: skip
+        out.append(
+            {
+                "ph": "i",
+                "s": "p",
+                "name": f"stacks taken: {report.stacks.reason}",
+                "pid": pid,
+                "tid": MEMORY_TID,
+                "ts": _us(report.stacks.taken_t),
+            }
+        )
     o = report.outcome
-    out.append({"ph": "i", "s": "p", "name": o.detail or o.kind, "pid": pid, "tid": MEMORY_TID,
-                "ts": _us(o.wall_s)})  # fmt: skip
+    out.append(
+        {
+            "ph": "i",
+            "s": "p",
+            "name": o.detail or o.kind,
+            "pid": pid,
+            "tid": MEMORY_TID,
+            "ts": _us(o.wall_s),
+        }
+    )
     return out
 
 
@@ -146,14 +200,32 @@ def _gpu(report: Report, pid: int, out_dir: Path | None, ev: list[dict[str, Any]
         args: dict[str, Any] = (
             {"bytes": o.bytes} if o.kind != "kernel" else {"grid": o.grid, "block": o.block}
         )
-        ev.append({"ph": "X", "name": o.name, "cat": f"gpu.{o.kind}", "pid": pid,
-                   "tid": GPU_TIDS.get(o.kind, 1_000_019), "ts": (o.start - t0) / 1e3,
-                   "dur": (o.end - o.start) / 1e3, "args": args})  # fmt: skip
+        ev.append(
+            {
+                "ph": "X",
+                "name": o.name,
+                "cat": f"gpu.{o.kind}",
+                "pid": pid,
+                "tid": GPU_TIDS.get(o.kind, 1_000_019),
+                "ts": (o.start - t0) / 1e3,
+                "dur": (o.end - o.start) / 1e3,
+                "args": args,
+            }
+        )
     threads: dict[int, int] = {}
     for r in sorted(raw.ranges, key=lambda r: (r.start, r.start - r.end)):
         tid = threads.setdefault(r.thread, 1_000_100 + len(threads))
-        ev.append({"ph": "X", "name": r.name, "cat": "nvtx", "pid": pid, "tid": tid,
-                   "ts": (r.start - t0) / 1e3, "dur": (r.end - r.start) / 1e3})  # fmt: skip
+        ev.append(
+            {
+                "ph": "X",
+                "name": r.name,
+                "cat": "nvtx",
+                "pid": pid,
+                "tid": tid,
+                "ts": (r.start - t0) / 1e3,
+                "dur": (r.end - r.start) / 1e3,
+            }
+        )
     for thread, tid in threads.items():
         ev += _meta(pid, tid, f"NVTX thread {thread & 0xFFFFFF}", 960)
     return f"GPU tracks from {path}, timed from its window start"

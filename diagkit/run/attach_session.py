@@ -82,10 +82,17 @@ def run_attached(
     target = _target(proc)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     sampler = PySpySampler(
-        opts.pid, opts.out_dir / SPEEDSCOPE, rate=opts.rate, slow_rate=opts.slow_rate,
-        slow_after_s=SLOW_AFTER_S, alive=lambda: not pid_checks.gone(proc), native=opts.native,
-        subprocesses=opts.subprocesses, idle=opts.idle, nonblocking=opts.nonblocking,
-    )  # fmt: skip
+        opts.pid,
+        opts.out_dir / SPEEDSCOPE,
+        rate=opts.rate,
+        slow_rate=opts.slow_rate,
+        slow_after_s=SLOW_AFTER_S,
+        alive=lambda: not pid_checks.gone(proc),
+        native=opts.native,
+        subprocesses=opts.subprocesses,
+        idle=opts.idle,
+        nonblocking=opts.nonblocking,
+    )
     problem = sampler.start()
     if problem is not None:
         if "refused access" in problem:
@@ -131,9 +138,12 @@ def _target(proc: psutil.Process) -> Target:
     with proc.oneshot():
         argv = _try(proc.cmdline, [])
         return Target(
-            argv=argv or [_try(proc.name, "?")], kind="attach", cwd=_try(proc.cwd, ""),
-            python=_try(proc.exe, ""), pid=proc.pid,
-        )  # fmt: skip
+            argv=argv or [_try(proc.name, "?")],
+            kind="attach",
+            cwd=_try(proc.cwd, ""),
+            python=_try(proc.exe, ""),
+            pid=proc.pid,
+        )
 
 
 def _try(getter: Callable[[], T], default: T) -> T:
@@ -195,9 +205,11 @@ def _zombie_status(pid: int) -> int | None:
 
 def _outcome(pid: int, end: _End, wall: float, cpu0: tuple[float, float]) -> Outcome:
     out = Outcome(
-        kind="detached", wall_s=wall, cpu_user_s=max(0.0, end.cpu[0] - cpu0[0]),
+        kind="detached",
+        wall_s=wall,
+        cpu_user_s=max(0.0, end.cpu[0] - cpu0[0]),
         cpu_system_s=max(0.0, end.cpu[1] - cpu0[1]),
-    )  # fmt: skip
+    )
     if end.why == "signal":
         out.diag_signal = signal.Signals(end.signal).name
     if end.why != "exited":
@@ -244,21 +256,28 @@ def _memory(rss: RssSampler, hwm_before: int) -> MemorySection:
 
 def _time(opts: AttachOptions, sampled: SamplerResult, wall: float) -> TimeSection:
     return section_from_sampler(
-        sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall,
+        sampled,
+        rate=opts.rate,
+        native=opts.native,
+        idle=opts.idle,
+        wall=wall,
         nonblocking=opts.nonblocking,
         how=", attached by pid",
-    )  # fmt: skip
+    )
 
 
 def _environment(proc: psutil.Process, target: Target) -> EnvironmentSection:
     from diagkit.collectors.environment import recorded_variables
 
     sec = EnvironmentSection(
-        python_executable=target.python, platform=platform.platform(),
-        machine=platform.machine(), hostname=socket.gethostname(), cpu_count=os.cpu_count() or 0,
+        python_executable=target.python,
+        platform=platform.platform(),
+        machine=platform.machine(),
+        hostname=socket.gethostname(),
+        cpu_count=os.cpu_count() or 0,
         unavailable_reason="attached to a running process: its interpreter version and "
         "imported packages are not known",
-    )  # fmt: skip
+    )
     try:
         env = proc.environ()
     except psutil.Error:

@@ -160,9 +160,11 @@ class Launch:
         ready_r, ready_w = _pipe()
         env = {**os.environ, **opts.extra_env}
         env.update(
-            DIAGKIT_CHANNEL=str(self.channel), DIAGKIT_GO_FD=str(go_r),
-            DIAGKIT_READY_FD=str(ready_w), DIAGKIT_PARENT_PID=str(os.getpid()),
-        )  # fmt: skip
+            DIAGKIT_CHANNEL=str(self.channel),
+            DIAGKIT_GO_FD=str(go_r),
+            DIAGKIT_READY_FD=str(ready_w),
+            DIAGKIT_PARENT_PID=str(os.getpid()),
+        )
         if opts.collectors:
             env["DIAGKIT_COLLECTORS"] = ",".join(opts.collectors)
         # Started by path, so that the child imports this copy of diagkit (see bootstrap_main).
@@ -178,11 +180,17 @@ class Launch:
         os.close(go_r)
         os.close(ready_w)
         self.sampler = PySpySampler(
-            self.child.pid, self.channel / SPEEDSCOPE, rate=opts.rate, native=opts.native,
-            subprocesses=opts.subprocesses, idle=opts.idle, nonblocking=opts.nonblocking,
-            slow_rate=opts.slow_rate, slow_after_s=opts.slow_after_s,
+            self.child.pid,
+            self.channel / SPEEDSCOPE,
+            rate=opts.rate,
+            native=opts.native,
+            subprocesses=opts.subprocesses,
+            idle=opts.idle,
+            nonblocking=opts.nonblocking,
+            slow_rate=opts.slow_rate,
+            slow_after_s=opts.slow_after_s,
             alive=lambda: not self.child.exited.is_set(),
-        )  # fmt: skip
+        )
         self.sampling = opts.sample and self.handshake
         # Why there are no samples (None while py-spy samples).
         self.sampler_problem: str | None = "not sampled in this pass"

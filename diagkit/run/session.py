@@ -239,14 +239,20 @@ def _compared(earlier: StacksSection | None, now: StacksSection) -> StacksSectio
 
 
 def _outcome(
-    child: Child, exc: ExceptionInfo | None, ending: _Ending, wall: float,
+    child: Child,
+    exc: ExceptionInfo | None,
+    ending: _Ending,
+    wall: float,
     cpu0: tuple[float, float] = (0.0, 0.0),
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     status = child.status or 0
     out = Outcome(
-        kind="exit", wall_s=wall, cpu_user_s=max(0.0, child.cpu_user - cpu0[0]),
-        cpu_system_s=max(0.0, child.cpu_system - cpu0[1]), exception=exc,
-    )  # fmt: skip
+        kind="exit",
+        wall_s=wall,
+        cpu_user_s=max(0.0, child.cpu_user - cpu0[0]),
+        cpu_system_s=max(0.0, child.cpu_system - cpu0[1]),
+        exception=exc,
+    )
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         out.signal, out.signal_name = sig, signal.Signals(sig).name
@@ -292,6 +298,10 @@ def _time(
     if problem is not None or sampled is None:
         return TimeSection(available=False, unavailable_reason=problem or "py-spy did not run")
     return section_from_sampler(
-        sampled, rate=opts.rate, native=opts.native, idle=opts.idle, wall=wall,
+        sampled,
+        rate=opts.rate,
+        native=opts.native,
+        idle=opts.idle,
+        wall=wall,
         nonblocking=opts.nonblocking,
-    )  # fmt: skip
+    )

@@ -49,9 +49,13 @@ class Channel:
             line = json.dumps(fields, default=repr)
         except Exception as exc:  # a field whose repr raises, a cycle: say so instead
             line = json.dumps(
-                {"k": "collector_error", "where": f"record {kind!r}", "error": repr(exc),
-                 "t": fields["t"]}
-            )  # fmt: skip
+                {
+                    "k": "collector_error",
+                    "where": f"record {kind!r}",
+                    "error": repr(exc),
+                    "t": fields["t"],
+                }
+            )
         with self._lock:
             self._write((line + "\n").encode("utf-8", "replace"))
 

@@ -94,7 +94,10 @@ def test_attach_finds_the_hot_function_and_the_target_finishes_correctly(tmp_pat
     wall = rep.outcome.wall_s
     assert rep.time.slow_rate_hz == 100 and rep.time.samples < 400 + 100 * (wall - 2) + 60
     assert sorted(p.name for p in (tmp_path / "r").glob("*.json")) == [
-        "profile.speedscope.json", "profile.trace.json", "report.json"]  # fmt: skip
+        "profile.speedscope.json",
+        "profile.trace.json",
+        "report.json",
+    ]
     funcs = {f.name: f for f in rep.time.functions}
     hot, cold = funcs["hot"].total_share, funcs["cold"].total_share
     assert abs(hot / (hot + cold) - float(true_share)) < 0.12, (hot, cold, true_share)

@@ -72,8 +72,18 @@ def test_deep_gives_call_counts_and_line_hits_on_other_pythons(other_python, tmp
     target = tmp_path / "counts.py"
     target.write_text(textwrap.dedent(COUNTS))
     out = tmp_path / "report"
-    cmd = [exe, "-m", "diagkit.cli", "profile", "--out", str(out), "--deep", "--lines", "work",
-           str(target)]  # fmt: skip
+    cmd = [
+        exe,
+        "-m",
+        "diagkit.cli",
+        "profile",
+        "--out",
+        str(out),
+        "--deep",
+        "--lines",
+        "work",
+        str(target),
+    ]
     env = {**env, "PYTHONPATH": str(ROOT)}  # this checkout's diagkit, whatever the venv holds
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -112,8 +122,9 @@ def _is_behind_a_finder(module: str, cwd: Path) -> bool:
         f"and m.PathFinder.find_spec({module!r}, sys.path) is None)"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    out = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True,
-                         env=env)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, env=env
+    )
     return out.stdout.strip() == "True"
 
 
@@ -164,8 +175,7 @@ def test_tracers_follow_the_program_into_its_threads_and_no_jit_stays_in_the_tra
     tmp_path, script
 ):
     target = script("cells.py", THREADS)
-    run = run_diag(["profile", "--deep", "--no-jit", "--lines", "cell", str(target)],
-                   cwd=tmp_path)  # fmt: skip
+    run = run_diag(["profile", "--deep", "--no-jit", "--lines", "cell", str(target)], cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     deep = run.report.deep
     calls = {c.function: c for c in deep.calls if c.file == str(target)}

@@ -30,8 +30,10 @@ def test_gpu_trace_summaries_are_titled_with_gpu_trace(tmp_path, script):
     assert imported.returncode == 0, imported.stderr
     assert _title(imported.stderr) == f"diag gpu-trace --import {NSYS_TRACE}"
     # A saved report is shown under the command that made it, not as a profile.
-    for folder, title in (("run", f"diag gpu-trace {target}"),
-                          ("imp", f"diag gpu-trace --import {NSYS_TRACE}")):  # fmt: skip
+    for folder, title in (
+        ("run", f"diag gpu-trace {target}"),
+        ("imp", f"diag gpu-trace --import {NSYS_TRACE}"),
+    ):
         shown = run_diag(["report", folder], cwd=tmp_path)
         assert shown.returncode == 0, shown.stderr
         assert _title(shown.stdout) == title
@@ -84,8 +86,11 @@ def test_a_damaged_report_names_its_field_and_no_exception(saved, tmp_path, fiel
     _put(data, field, value)
     bad = tmp_path / "report.json"
     bad.write_text(json.dumps(data))
-    for args in (["report", str(bad)], ["diff", str(bad), str(saved)],
-                 ["diff", str(saved), str(bad)]):  # fmt: skip
+    for args in (
+        ["report", str(bad)],
+        ["diff", str(bad), str(saved)],
+        ["diff", str(saved), str(bad)],
+    ):
         run = run_diag(args, cwd=tmp_path)
         assert run.returncode != 0, (args, run.stdout)
         (line,) = run.stderr.splitlines()

@@ -232,8 +232,10 @@ def test_dump_by_name_skips_diag_and_its_py_spy(tmp_path, script, started_as):
     launcher = [diag] if started_as == "console script" else [sys.executable, "-m", "diagkit.cli"]
     runner = subprocess.Popen(
         [*launcher, "profile", "-q", "--timeout", "20", "--out", str(tmp_path / "r"), str(target)],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

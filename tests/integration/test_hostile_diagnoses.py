@@ -121,8 +121,18 @@ def _profiled(
 ) -> tuple[subprocess.Popen, int]:
     """``diag profile`` of the spinner: (diag, the pid of the program it runs)."""
     (tmp_path / "spin.py").write_text(textwrap.dedent(SPIN))
-    cmd = [sys.executable, "-m", "diagkit.cli", "profile", "-q", "--out", str(tmp_path / "r"),
-           *args, "spin.py", str(threads)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "diagkit.cli",
+        "profile",
+        "-q",
+        "--out",
+        str(tmp_path / "r"),
+        *args,
+        "spin.py",
+        str(threads),
+    ]
     runner = _start(procs, cmd, tmp_path, "ready")
     kids = psutil.Process(runner.pid).children()
     boot = next(c for c in kids if any("bootstrap_main" in arg for arg in c.cmdline()))
@@ -144,10 +154,22 @@ def test_dump_of_a_process_another_py_spy_samples_never_blames_permissions(procs
     exe = find_py_spy()
     assert exe is not None
     rec = subprocess.Popen(
-        [exe, "record", "--pid", str(target.pid), "--rate", "1000", "--format", "speedscope",
-         "--output", str(tmp_path / "other.json")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            exe,
+            "record",
+            "--pid",
+            str(target.pid),
+            "--rate",
+            "1000",
+            "--format",
+            "speedscope",
+            "--output",
+            str(tmp_path / "other.json"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     procs.append(rec)
     assert rec.stdout is not None
     while "Sampling process" not in (line := rec.stdout.readline()):
@@ -232,8 +254,20 @@ def test_a_thread_is_one_thread_whether_py_spy_or_faulthandler_saw_it(procs, tmp
     stack_file = stackfile.path_for(boot)
     size = stack_file.stat().st_size
     holder = _hold(procs, tmp_path, boot)
-    cmd = [sys.executable, "-m", "diagkit.cli", "dump", "--json", "--native", "--pid", str(boot),
-           "--repeat", "4", "--interval", "0.6"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "diagkit.cli",
+        "dump",
+        "--json",
+        "--native",
+        "--pid",
+        str(boot),
+        "--repeat",
+        "4",
+        "--interval",
+        "0.6",
+    ]
     dump = subprocess.Popen(
         cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -321,13 +355,28 @@ def _wait_for_py_spy_dumps(diag: subprocess.Popen, n: int) -> None:
 @pytest.mark.parametrize("as_json", [False, True])
 def test_ctrl_c_during_repeated_dumps_prints_the_dumps_taken(procs, tmp_path, as_json):
     target = _spinner(procs, tmp_path, threads=1)
-    cmd = [sys.executable, "-m", "diagkit.cli", "dump", "--pid", str(target.pid),
-           "--repeat", "20", "--interval", "0.2", *(["--json"] if as_json else [])]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "diagkit.cli",
+        "dump",
+        "--pid",
+        str(target.pid),
+        "--repeat",
+        "20",
+        "--interval",
+        "0.2",
+        *(["--json"] if as_json else []),
+    ]
     # A session of its own: the signal goes to diag's whole group, as a terminal's Ctrl-C does.
     diag = subprocess.Popen(
-        cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cmd,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
-    )  # fmt: skip
+    )
     procs.append(diag)
     _wait_for_py_spy_dumps(diag, 3)
     os.killpg(diag.pid, signal.SIGINT)

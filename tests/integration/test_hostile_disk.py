@@ -46,8 +46,9 @@ def small_disk(tmp_path: Path):
         where.mkdir()
         done = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-            capture_output=True, text=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
         mounted.append(where)
@@ -186,8 +187,11 @@ def test_an_empty_out_is_refused_and_nothing_is_written(tmp_path, script):
     target = script("ok.py", "open('ran', 'w').write('1')\n")
     proc = subprocess.run(
         [sys.executable, "-m", "diagkit.cli", "profile", "--out", "", str(target)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("diag: error: ") and "--out" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -232,9 +236,13 @@ def _limited(
 ) -> subprocess.CompletedProcess:
     diag = f"{sys.executable} -m diagkit.cli profile -q --out {out} {target}"
     return subprocess.run(
-        ["bash", "-c", f"{limits}; exec {diag}"], cwd=target.parent, capture_output=True,
-        text=True, timeout=120, env={**os.environ, **env},
-    )  # fmt: skip
+        ["bash", "-c", f"{limits}; exec {diag}"],
+        cwd=target.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
 
 
 def test_a_memory_limit_that_refuses_every_thread(tmp_path, script, tmpdir_env):

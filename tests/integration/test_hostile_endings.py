@@ -179,8 +179,9 @@ def _on_a_terminal(tmp_path: Path, *args: str, ignore_hup: bool = False) -> tupl
 
     flag = tmp_path / "running"
     cmd = [*DIAG[:-1], "--out", str(tmp_path / "r"), *args, str(flag)]
-    diag = subprocess.Popen(cmd, cwd=tmp_path, stdin=slave, stdout=slave, stderr=slave,
-                            preexec_fn=session)  # fmt: skip
+    diag = subprocess.Popen(
+        cmd, cwd=tmp_path, stdin=slave, stdout=slave, stderr=slave, preexec_fn=session
+    )
     os.close(slave)
     try:
         target = _target_of(diag)
@@ -312,17 +313,19 @@ while True:
 
 def _start_alone(tmp_path: Path) -> subprocess.Popen[str]:
     (tmp_path / "spin.py").write_text(SPINS)
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "spin.py")], stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "spin.py")], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     return proc
 
 
 def _samplers_of(pid: int) -> list[int]:
     return [
-        int(p) for p in os.listdir("/proc") if p.isdigit()
-        and (cmd := _cmdline(int(p))) and "py-spy" in cmd[0] and str(pid) in cmd
-    ]  # fmt: skip
+        int(p)
+        for p in os.listdir("/proc")
+        if p.isdigit() and (cmd := _cmdline(int(p))) and "py-spy" in cmd[0] and str(pid) in cmd
+    ]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])

@@ -18,8 +18,9 @@ STRICT = {"PYTHONIOENCODING": "utf-8:strict"}
 
 def _diag_bytes(args: list[bytes], cwd: Path) -> subprocess.CompletedProcess[bytes]:
     cmd = [os.fsencode(sys.executable), b"-m", b"diagkit.cli", *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=120,
-                          env={**os.environ, **STRICT})  # fmt: skip
+    return subprocess.run(
+        cmd, cwd=cwd, capture_output=True, timeout=120, env={**os.environ, **STRICT}
+    )
 
 
 def test_a_script_whose_name_is_not_utf8_gets_its_report_and_page(tmp_path):
@@ -34,8 +35,11 @@ def test_a_script_whose_name_is_not_utf8_gets_its_report_and_page(tmp_path):
     assert b"Traceback (most recent call last)" in run.stderr  # the program's own, passed on
     assert b"diagkit" not in run.stderr.split(b"ValueError: stopped", 1)[1]
     assert sorted(p.name for p in out.iterdir()) == [
-        "profile.speedscope.json", "profile.trace.json", "report.html", "report.json",
-    ]  # fmt: skip
+        "profile.speedscope.json",
+        "profile.trace.json",
+        "report.html",
+        "report.json",
+    ]
     saved = json.loads((out / "report.json").read_text())
     assert os.fsencode(saved["target"]["argv"][0]) == name  # report.json keeps the exact bytes
     assert not any("was not written" in n for n in saved["notes"]), saved["notes"]

@@ -166,8 +166,11 @@ def test_a_working_directory_holding_another_diagkit_is_not_imported(tmp_path, s
     out = tmp_path / "r"
     r = subprocess.run(
         _diag_installed("profile", "-q", "--out", str(out), "t.py"),
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == json.loads(plain.stdout)
     assert json.loads(plain.stdout)["path0"] == str(sub)
@@ -200,11 +203,21 @@ def test_the_target_does_not_outlive_a_diag_killed_by_sigkill(tmp_path, script):
     script("t.py", SLEEPS)
     tmp = _tmpdir(tmp_path)
     diag = subprocess.Popen(
-        [sys.executable, "-m", "diagkit.cli", "profile", "-q", "--out", str(tmp_path / "r"),
-         "t.py"],
-        cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "diagkit.cli",
+            "profile",
+            "-q",
+            "--out",
+            str(tmp_path / "r"),
+            "t.py",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(tmp)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     pid_file = tmp_path / "pid.txt"
     target = 0
     try:
@@ -240,9 +253,12 @@ def test_closed_stdio_is_seen_closed_as_under_plain_python(tmp_path, script, clo
     def view(*cmd: str) -> dict:
         out.unlink(missing_ok=True)
         subprocess.run(
-            ["bash", "-c", f'exec "$@" {closed}', "_", *cmd, "t.py", str(out)], cwd=tmp_path,
-            timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            ["bash", "-c", f'exec "$@" {closed}', "_", *cmd, "t.py", str(out)],
+            cwd=tmp_path,
+            timeout=120,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return json.loads(out.read_text())
 
     plain = view(sys.executable)
@@ -261,8 +277,12 @@ def test_a_usage_error_with_stderr_closed_keeps_its_exit_status(tmp_path):
 
 def test_secret_variables_are_not_written_into_the_report(tmp_path, script):
     script("t.py", "print('ok')\n")
-    secrets = {"NVIDIA_API_KEY": "nvapi-s3cret", "NUMBA_TOKEN": "tok-s3cret",
-               "CUDA_PASSWORD": "pw-s3cret", "OMP_CREDENTIALS": "cred-s3cret"}  # fmt: skip
+    secrets = {
+        "NVIDIA_API_KEY": "nvapi-s3cret",
+        "NUMBA_TOKEN": "tok-s3cret",
+        "CUDA_PASSWORD": "pw-s3cret",
+        "OMP_CREDENTIALS": "cred-s3cret",
+    }
     r = run_diag(["profile", "-q", "t.py"], cwd=tmp_path, env={**secrets, "NUMBA_NUM_THREADS": "2"})
     assert r.returncode == 0, r.stderr
     variables = r.report.environment.variables
@@ -274,9 +294,12 @@ def test_secret_variables_are_not_written_into_the_report(tmp_path, script):
 def test_secret_variables_of_an_attached_process_are_not_written(tmp_path, script):
     script("t.py", "import time\nprint('ready', flush=True)\ntime.sleep(30)\n")
     proc = subprocess.Popen(
-        [sys.executable, "t.py"], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "t.py"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "NVIDIA_API_KEY": "nvapi-s3cret"},
-    )  # fmt: skip
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         r = run_diag(["profile", "-q", "--pid", str(proc.pid), "--duration", "0.5"], cwd=tmp_path)

@@ -115,8 +115,11 @@ def test_ctrl_c_to_diag_still_writes_the_report(tmp_path, script):
     out = tmp_path / "rep"
     proc = subprocess.Popen(
         [sys.executable, "-m", "diagkit.cli", "profile", "--out", str(out), str(target)],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline() == "ready\n"
         proc.send_signal(signal.SIGINT)  # to diag only: diag passes it on to the target
@@ -145,8 +148,9 @@ def test_program_sees_what_plain_python_gives_it(tmp_path, script):
     run = run_diag(["profile", *args], cwd=tmp_path, input="hello\n")
     assert run.returncode == 0, run.stderr
     got = json.loads(run.stdout)
-    plain = subprocess.run([sys.executable, *args], cwd=tmp_path, input="hello\n",
-                           capture_output=True, text=True)  # fmt: skip
+    plain = subprocess.run(
+        [sys.executable, *args], cwd=tmp_path, input="hello\n", capture_output=True, text=True
+    )
     assert got == json.loads(plain.stdout)
     assert got["argv"] == ["env.py", "--flag", "a b", "-m", "x"]
     assert got["path0"] == str(tmp_path)

@@ -25,10 +25,26 @@ def test_profile_goes_on_without_samples_and_explains(tmp_path):
     )
     (tmp_path / "t.py").write_text("import numpy as np\nprint(int(np.ones(1000).sum()))\n")
     out = tmp_path / "rep"
-    cmd = [setpriv, "--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace",
-           sys.executable, "-m", "diagkit.cli", "profile", "--out", str(out), "t.py"]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={"PYTHONPATH": str(site), "PATH": _path()})  # fmt: skip
+    cmd = [
+        setpriv,
+        "--bounding-set=-sys_ptrace",
+        "--inh-caps=-sys_ptrace",
+        sys.executable,
+        "-m",
+        "diagkit.cli",
+        "profile",
+        "--out",
+        str(out),
+        "t.py",
+    ]
+    proc = subprocess.run(
+        cmd,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(site), "PATH": _path()},
+    )
     if "Operation not permitted" in proc.stderr and "setpriv" in proc.stderr:
         pytest.skip("this machine does not let setpriv drop capabilities")
     assert proc.returncode == 0, proc.stderr

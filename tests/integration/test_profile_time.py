@@ -138,8 +138,11 @@ def test_sampling_slows_after_two_seconds_and_shares_stay_true(tmp_path, script)
     doc = json.loads((run.out_dir / "profile.speedscope.json").read_text())
     weights = {round(w, 4) for p in doc["profiles"] for w in p["weights"]}
     assert weights == {0.005, 0.01}  # one timeline, each sample its own interval
-    fixed = run_diag(["profile", "--rate", "100", str(target), str(tmp_path / "t2.json")],
-                     cwd=tmp_path, out=tmp_path / "fixed")  # fmt: skip
+    fixed = run_diag(
+        ["profile", "--rate", "100", str(target), str(tmp_path / "t2.json")],
+        cwd=tmp_path,
+        out=tmp_path / "fixed",
+    )
     assert fixed.report.time.slow_rate_hz == 0 and "100 Hz, blocking" in fixed.report.time.source
     assert fixed.report.time.samples > 0.8 * 100 * fixed.report.outcome.wall_s
 

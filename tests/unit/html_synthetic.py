@@ -55,42 +55,74 @@ def synthetic_speedscope(samples: int, seed: int = 7) -> dict:
     }
 
 
-def synthetic_report(folder: Path, samples: int = 120_000, rss_points: int = 6000,
-                     range_events: int = 20_000) -> Report:  # fmt: skip
+def synthetic_report(
+    folder: Path, samples: int = 120_000, rss_points: int = 6000, range_events: int = 20_000
+) -> Report:
     """Write the stacks into ``folder`` and return a report that points at them."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "profile.speedscope.json").write_text(json.dumps(synthetic_speedscope(samples)))
     rng = random.Random(3)
     rep = Report(
-        "1.0", "0.1.0", "2026-01-01T00:00:00+00:00", ["diag", "profile", "long.py"],
+        "1.0",
+        "0.1.0",
+        "2026-01-01T00:00:00+00:00",
+        ["diag", "profile", "long.py"],
         Target(["long.py"], "script", "/src", "/usr/bin/python3", pid=4242),
         Outcome("exit", 0, wall_s=RUN_S, cpu_user_s=590.0, detail="exited with status 0"),
-    )  # fmt: skip
+    )
     rep.files["speedscope"] = "profile.speedscope.json"
-    rep.time = TimeSection(source="synthetic", rate_hz=RATE, samples=samples, sampled_s=RUN_S,
-                           active_s=samples / RATE)  # fmt: skip
+    rep.time = TimeSection(
+        source="synthetic", rate_hz=RATE, samples=samples, sampled_s=RUN_S, active_s=samples / RATE
+    )
     rep.time.functions = [
-        FunctionTime(f"func_{i}", f"/src/pkg/mod_{i % 40}.py", 10, 100 - i, 500 - i,
-                     (100 - i) / RATE, (500 - i) / RATE, (100 - i) / samples, (500 - i) / samples)
+        FunctionTime(
+            f"func_{i}",
+            f"/src/pkg/mod_{i % 40}.py",
+            10,
+            100 - i,
+            500 - i,
+            (100 - i) / RATE,
+            (500 - i) / RATE,
+            (100 - i) / samples,
+            (500 - i) / samples,
+        )
         for i in range(40)
-    ]  # fmt: skip
+    ]
     rep.time.lines = [
-        LineTime(f"func_{i}", f"/src/pkg/mod_{i % 40}.py", 10 + k, 50 - k, (50 - k) / RATE,
-                 (50 - k) / samples, source=f"x = step_{k}(x)")
-        for i in range(5) for k in range(12)
-    ]  # fmt: skip
+        LineTime(
+            f"func_{i}",
+            f"/src/pkg/mod_{i % 40}.py",
+            10 + k,
+            50 - k,
+            (50 - k) / RATE,
+            (50 - k) / samples,
+            source=f"x = step_{k}(x)",
+        )
+        for i in range(5)
+        for k in range(12)
+    ]
     pts = [
-        RssPoint(RUN_S * i / rss_points, int(2e9 + 1e9 * abs((i % 1500) - 750) / 750 + rng.random() * 5e7))
+        RssPoint(
+            RUN_S * i / rss_points,
+            int(2e9 + 1e9 * abs((i % 1500) - 750) / 750 + rng.random() * 5e7),
+        )
         for i in range(rss_points)
-    ]  # fmt: skip
+    ]
     peak = max(pts, key=lambda p: p.rss)
     rep.memory = MemorySection(peak_rss=peak.rss, peak_t=peak.t, interval_s=0.1, timeline=pts)
     events = []
     for i in range(range_events):
         start = RUN_S * i / range_events
         depth = i % 3
-        events.append(RangeEvent(f"cell {i % 7}" if depth else "bootstrap rep", start,
-                                 start + RUN_S / range_events * (0.9 - 0.2 * depth), 1, depth))  # fmt: skip
+        events.append(
+            RangeEvent(
+                f"cell {i % 7}" if depth else "bootstrap rep",
+                start,
+                start + RUN_S / range_events * (0.9 - 0.2 * depth),
+                1,
+                depth,
+            )
+        )
     rep.ranges = RangesSection(
         stats=[RangeStat("bootstrap rep", range_events // 3, 200.0, 0.03, 0.02, 0.04)],
         events=events,

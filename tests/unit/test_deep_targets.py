@@ -61,8 +61,10 @@ def test_names_resolve_in_every_documented_form(project, monkeypatch):
     main = str(project / "main.py")
     res = resolve(
         ["model.py:Model.fit", "pkg.est:fit", "main", "model:kernel", "model.py:fit"],
-        "--lines", "script", main,
-    )  # fmt: skip
+        "--lines",
+        "script",
+        main,
+    )
     assert res.problems == []
     got = [(t.file.rsplit("/", 1)[-1], t.qualname, t.jitted) for t in res.targets]
     assert got == [
@@ -76,8 +78,12 @@ def test_names_resolve_in_every_documented_form(project, monkeypatch):
 
 def test_names_that_do_not_resolve_say_what_is_closest(project, monkeypatch):
     monkeypatch.chdir(project)
-    res = resolve(["model.py:fitall", "modle:fit", "nofile.py:f", "mian"], "--lines", "script",
-                  str(project / "main.py"))  # fmt: skip
+    res = resolve(
+        ["model.py:fitall", "modle:fit", "nofile.py:f", "mian"],
+        "--lines",
+        "script",
+        str(project / "main.py"),
+    )
     assert res.targets == []
     assert res.problems == [
         "--lines model.py:fitall: no function 'fitall' in model.py; closest: fit_all, fit",

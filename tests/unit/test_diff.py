@@ -89,8 +89,14 @@ def test_a_tripled_function_is_caught_and_named_first(runs):
 
 
 def _rep(wall: float = 10.0, cpu: float = 10.0) -> Report:
-    return Report("1.0", "0.1.0", "now", ["diag"], Target(["x.py"], "script", "/w", "py"),
-                  Outcome("exit", 0, wall_s=wall, cpu_user_s=cpu))  # fmt: skip
+    return Report(
+        "1.0",
+        "0.1.0",
+        "now",
+        ["diag"],
+        Target(["x.py"], "script", "/w", "py"),
+        Outcome("exit", 0, wall_s=wall, cpu_user_s=cpu),
+    )
 
 
 def test_memory_compile_gpu_and_ranges_are_compared_and_sorted_by_impact():
@@ -110,8 +116,12 @@ def test_memory_compile_gpu_and_ranges_are_compared_and_sorted_by_impact():
     b.gpu = GpuSection(kernel_s=0.5, kernels=[GpuKernel("k", GpuDurationStats(10, 0.5), 1.0)])
     res = diff_reports(a, b)
     got = [(c.kind, c.name, round(c.pct or 0, 2)) for c in res.regressions]
-    assert got == [("gpu kernel", "k", 1.5), ("memory", "peak RSS", 0.6),
-                   ("compile", "m:f", 0.5), ("range", "fit", 0.1)]  # fmt: skip
+    assert got == [
+        ("gpu kernel", "k", 1.5),
+        ("memory", "peak RSS", 0.6),
+        ("compile", "m:f", 0.5),
+        ("range", "fit", 0.1),
+    ]
     assert [c.kind for c in res.over(40)] == ["gpu kernel", "memory", "compile"]
     assert res.ignored >= 2  # "tiny" (+200% of 10 ms) and the unchanged run time
 
@@ -150,10 +160,14 @@ def test_bad_input_is_one_line(tmp_path, runs):
 def _sampled(cpu: float, f: int, g: int) -> Report:
     rep = _rep(wall=cpu, cpu=cpu)
     n = f + g
-    rep.time = TimeSection(rate_hz=100, samples=n, functions=[
-        FunctionTime("f", "/w/m.py", 1, f, f, f / 100, f / 100, f / n, f / n),
-        FunctionTime("g", "/w/m.py", 9, g, g, g / 100, g / 100, g / n, g / n),
-    ])  # fmt: skip
+    rep.time = TimeSection(
+        rate_hz=100,
+        samples=n,
+        functions=[
+            FunctionTime("f", "/w/m.py", 1, f, f, f / 100, f / 100, f / n, f / n),
+            FunctionTime("g", "/w/m.py", 9, g, g, g / 100, g / 100, g / n, g / n),
+        ],
+    )
     return rep
 
 
@@ -163,8 +177,10 @@ def test_a_uniformly_slower_run_is_listed_but_decides_nothing():
     assert [(c.kind, c.name, c.decides) for c in res.regressions] == [("run", "CPU time", False)]
     assert res.over(50) == []
     assert {c.name for c in diff_reports(base, slower, DiffOptions(wall=True)).over(50)} == {
-        "wall time", "f", "g"
-    }  # fmt: skip
+        "wall time",
+        "f",
+        "g",
+    }
     doubled = diff_reports(base, _sampled(3.0, 200, 100))
     (f,) = [c for c in doubled.regressions if c.kind == "function"]
     assert (f.name, round(f.pct, 2), round(f.vs_rest, 2)) == ("f", 1.0, 1.0)

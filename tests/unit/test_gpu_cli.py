@@ -117,12 +117,20 @@ def test_failing_nsys_export_is_one_line(tmp_path):
 @pytest.mark.parametrize(
     ("rc", "output", "expect"),
     [
-        (1, "Generating...\nImporter error: QdstrmImporter not found\n", "QdstrmImporter is missing"),
+        (
+            1,
+            "Generating...\nImporter error: QdstrmImporter not found\n",
+            "QdstrmImporter is missing",
+        ),
         (-9, "", "killed by SIGKILL"),
-        (2, "ok line\nunrecognised option '--bogus'\nmore\n", "unrecognised option '--bogus' (exit code 2)"),
+        (
+            2,
+            "ok line\nunrecognised option '--bogus'\nmore\n",
+            "unrecognised option '--bogus' (exit code 2)",
+        ),
         (5, "first\nlast words\n", "last words (exit code 5)"),
     ],
-)  # fmt: skip
+)
 def test_summarize_failure(rc, output, expect):
     line = nsys_run.summarize_failure(rc, output)
     assert expect in line and "\n" not in line
@@ -166,10 +174,14 @@ def test_plan_with_nsys_merges_ranges_nsys_missed(tmp_path):
     plan = GpuPlan(out_dir=tmp_path, nsys="/x/nsys")
     assert plan.env()[inprocess.ENV_MODE] == "host"
     shutil.copy(SYNTH, tmp_path / "gpu-trace.sqlite")
-    host = summarize(RawTrace(ranges=[
-        HostRange("step", "PushPop", "", 0, 50, 1),  # nsys has it: not added twice
-        HostRange("diagkit:fit", "PushPop", "diagkit", 0, 20_000, 1),
-    ]))  # fmt: skip
+    host = summarize(
+        RawTrace(
+            ranges=[
+                HostRange("step", "PushPop", "", 0, 50, 1),  # nsys has it: not added twice
+                HostRange("diagkit:fit", "PushPop", "diagkit", 0, 20_000, 1),
+            ]
+        )
+    )
     payload = {"format": inprocess.FORMAT, "t0_ns": 0, "section": to_dict(host)}
     (tmp_path / "gpu-inprocess.json").write_text(json.dumps(payload))
     sec, files = plan.collect(t0_ns=0, returncode=0)

@@ -67,8 +67,11 @@ def _run(tmp_path: Path, mode: str):
     env = {**os.environ, inprocess.ENV_OUT: str(out), inprocess.ENV_MODE: mode}
     proc = subprocess.run(
         [sys.executable, str(tmp_path / "runner.py"), str(tmp_path / "prog.py")],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     return read_result(out)
 

@@ -201,8 +201,12 @@ def _run(tmp_path: Path, program: str, env_extra: dict[str, str] | None = None):
     env.update(env_extra or {})
     proc = subprocess.run(
         [sys.executable, str(tmp_path / "runner.py"), str(tmp_path / "prog.py")],
-        capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
     return proc, out
 
 
@@ -215,9 +219,17 @@ def test_no_gpu_nvtx_and_diagkit_ranges_get_host_timings(tmp_path):
     assert "No CUDA GPU was found" in sec.gpu_status
     r = {x.name: x for x in sec.ranges}
     assert set(r) == {
-        "loop_body", "decorated_fn", "manual", "mydomain:se_range", "mydomain:in_domain",
-        "dom2:dom_attr", "dom2:dom_se", "diagkit:fit", "diagkit:inner", "thread_range",
-    }  # fmt: skip
+        "loop_body",
+        "decorated_fn",
+        "manual",
+        "mydomain:se_range",
+        "mydomain:in_domain",
+        "dom2:dom_attr",
+        "dom2:dom_se",
+        "diagkit:fit",
+        "diagkit:inner",
+        "thread_range",
+    }
     assert (r["loop_body"].time.count, r["decorated_fn"].time.count) == (3, 3)
     assert r["decorated_fn"].time.min_s >= 0.003
     assert r["loop_body"].time.total_s >= r["decorated_fn"].time.total_s
@@ -290,8 +302,12 @@ def test_importing_the_collector_loads_nothing_heavy():
         "patched = nvtx.annotate.__module__\n"
         "print(heavy, patched, len(sys.meta_path))\n"
     )
-    plain = subprocess.run([sys.executable, "-c", "import sys; print(len(sys.meta_path))"],
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    plain = subprocess.run(
+        [sys.executable, "-c", "import sys; print(len(sys.meta_path))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["[]", "nvtx.nvtx", plain.stdout.strip()]

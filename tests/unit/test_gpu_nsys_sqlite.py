@@ -33,8 +33,10 @@ def test_synthetic_numbers(synth):
     assert k["saxpy_kernel"].time.total_s == 2000 / 1e9
     assert k["saxpy_kernel"].grid == "4,1,1" and k["saxpy_kernel"].block == "256,1,1"
     assert k["cupy_multiply__float32_float32_float32"].time.count == 1
-    htod, dtoh = (next(c for c in synth.copies if c.operation == op) for op in
-                  ("Host-to-Device", "Device-to-Host"))  # fmt: skip
+    htod, dtoh = (
+        next(c for c in synth.copies if c.operation == op)
+        for op in ("Host-to-Device", "Device-to-Host")
+    )
     assert (htod.bytes.total, htod.time.total_s, htod.host_memory) == (
         4096,
         800e-9,

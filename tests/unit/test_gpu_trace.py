@@ -19,8 +19,17 @@ def _loop_trace(iterations: int, nbytes: int = 4096) -> RawTrace:
         t = i * 1000 + 5
         tr.ranges.append(HostRange("iter", "PushPop", "", t, t + 900, MAIN))
         tr.api.append(ApiCall("cudaMemcpy", t + 10, t + 50, MAIN, 2 * i))
-        tr.ops.append(Op("memcpy", t + 20, t + 40, "Host-to-Device", bytes=nbytes,
-                         correlation=2 * i, host_memory="pageable"))  # fmt: skip
+        tr.ops.append(
+            Op(
+                "memcpy",
+                t + 20,
+                t + 40,
+                "Host-to-Device",
+                bytes=nbytes,
+                correlation=2 * i,
+                host_memory="pageable",
+            )
+        )
         tr.api.append(ApiCall("cudaLaunchKernel", t + 60, t + 70, MAIN, 2 * i + 1))
         tr.ops.append(Op("kernel", t + 100, t + 400, "step_kernel", correlation=2 * i + 1))
     return tr
@@ -105,7 +114,11 @@ def test_idle_warning_when_the_gpu_mostly_waits():
 
 def test_overlapping_gpu_work_is_busy_once():
     tr = RawTrace(window=(0, 1000))
-    tr.ops += [Op("kernel", 100, 500, "a"), Op("kernel", 300, 700, "b"), Op("memcpy", 650, 800, "Device-to-Host", bytes=8)]  # fmt: skip
+    tr.ops += [
+        Op("kernel", 100, 500, "a"),
+        Op("kernel", 300, 700, "b"),
+        Op("memcpy", 650, 800, "Device-to-Host", bytes=8),
+    ]
     sec = summarize(tr)
     assert sec.idle.busy_s == pytest.approx(700e-9)
     assert sec.kernel_s == pytest.approx(800e-9)

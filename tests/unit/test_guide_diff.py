@@ -41,7 +41,9 @@ def endings(tmp_path_factory) -> Path:
     for name, extra in (("ok", []), ("raise", ["raise"]), ("kill", ["kill"])):
         r = run_diag(["profile", "-q", "work.py", *extra], cwd=folder, out=folder / name)
         assert (folder / name / "report.json").is_file(), r.stderr
-    r = run_diag(["profile", "-q", "--timeout", "1", "work.py", "hang"], cwd=folder, out=folder / "hang")  # fmt: skip
+    r = run_diag(
+        ["profile", "-q", "--timeout", "1", "work.py", "hang"], cwd=folder, out=folder / "hang"
+    )
     assert r.returncode == 124, r.stderr
     return folder
 
@@ -101,8 +103,12 @@ def _checkout(root: Path, name: str) -> Path:
 def test_the_same_code_in_two_checkouts_is_matched_function_by_function(tmp_path):
     for name in ("va", "vb"):
         site = _checkout(tmp_path, name)
-        r = run_diag(["profile", "-q", f"{name}/boot.py"], cwd=tmp_path, out=tmp_path / f"r{name}",
-                     env={"PYTHONPATH": str(site)})  # fmt: skip
+        r = run_diag(
+            ["profile", "-q", f"{name}/boot.py"],
+            cwd=tmp_path,
+            out=tmp_path / f"r{name}",
+            env={"PYTHONPATH": str(site)},
+        )
         assert r.returncode == 0, r.stderr
         files = {f.file for f in r.report.time.functions if f.name in ("work", "main")}
         assert files == {str(site / "helper.py"), str(tmp_path / name / "boot.py")}, files

@@ -149,19 +149,25 @@ def test_a_report_written_before_a_field_existed_still_reads(tmp_path):
     ("change", "message"),
     [
         (("outcome", "wall_s", "abc"), "outcome.wall_s: 'abc' is not of type 'number'"),
-        (("time", "functions", 0, "line", "3"),
-         "time.functions[0].line: '3' is not of type 'integer'"),
+        (
+            ("time", "functions", 0, "line", "3"),
+            "time.functions[0].line: '3' is not of type 'integer'",
+        ),
         (("outcome", "exception", 5), "outcome.exception: 5 is not of type 'object' or null"),
-        (("environment", "variables", {"PATH": 1}),
-         "environment.variables.PATH: 1 is not of type 'string'"),
-        (("environment", "variables", {"a b": []}),
-         "environment.variables['a b']: [] is not of type 'string'"),
+        (
+            ("environment", "variables", {"PATH": 1}),
+            "environment.variables.PATH: 1 is not of type 'string'",
+        ),
+        (
+            ("environment", "variables", {"a b": []}),
+            "environment.variables['a b']: [] is not of type 'string'",
+        ),
         (("notes", "x"), "notes: 'x' is not of type 'array'"),
         (("time", "available", 1), "time.available: 1 is not of type 'boolean'"),
         (("outcome", {"wall_s": 1.0}), "outcome: 'kind' is a required property"),
         (("target", "argv", "x" * 1_000_000), "target.argv: 'xxxxxxxxxxxxxxxxxxxxxxxxxx"),
     ],
-)  # fmt: skip
+)
 def test_a_field_of_the_wrong_type_is_named(tmp_path, change, message):
     *path, value = change
     _saved(tmp_path / "bad", _set(_report_data(), tuple(path), value))
@@ -174,8 +180,12 @@ def test_report_html_and_diff_refuse_a_damaged_report_with_the_same_line(tmp_pat
     good = _saved(tmp_path / "good", _report_data())
     _saved(tmp_path / "bad", _set(_report_data(), ("outcome", "wall_s"), "abc"))
     expected = "bad/report.json: outcome.wall_s: 'abc' is not of type 'number'"
-    for args in (["report", "bad"], ["report", "--html", "bad"], ["diff", "bad", str(good)],
-                 ["diff", str(good), "bad"]):  # fmt: skip
+    for args in (
+        ["report", "bad"],
+        ["report", "--html", "bad"],
+        ["diff", "bad", str(good)],
+        ["diff", str(good), "bad"],
+    ):
         assert _one_error_line(run_diag(args, cwd=tmp_path)) == expected, args
     assert not (tmp_path / "bad" / "report.html").exists()
 
@@ -185,8 +195,12 @@ def test_deeply_nested_json_is_one_line(tmp_path):
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     deep_inside = json.dumps(_report_data())[:-1] + ', "extra": ' + "[" * 100_000 + "]" * 100_000
     (tmp_path / "deep_inside.json").write_text(deep_inside + "}")
-    for args in (["report", "deep.json"], ["report", "--html", "deep.json"],
-                 ["diff", "deep.json", str(good)], ["report", "deep_inside.json"]):  # fmt: skip
+    for args in (
+        ["report", "deep.json"],
+        ["report", "--html", "deep.json"],
+        ["diff", "deep.json", str(good)],
+        ["report", "deep_inside.json"],
+    ):
         line = _one_error_line(run_diag(args, cwd=tmp_path))
         assert (
             line
@@ -199,12 +213,18 @@ def test_deeply_nested_json_is_one_line(tmp_path):
     [
         ("[1, 2]", "not a diag report (a JSON list, not an object)"),
         ('{"hello": 1}', "not a diag report (no schema_version)"),
-        ('{"schema_version": "one"}', "not a diag report (schema_version 'one' is not MAJOR.MINOR)"),
-        ('{"schema_version": "1.0", "x": 1e999}', "not a diag report (not JSON: number out of range"),
+        (
+            '{"schema_version": "one"}',
+            "not a diag report (schema_version 'one' is not MAJOR.MINOR)",
+        ),
+        (
+            '{"schema_version": "1.0", "x": 1e999}',
+            "not a diag report (not JSON: number out of range",
+        ),
         ('{"schema_version": "1.0", "x": Infinity}', "not a diag report (not JSON: Infinity"),
         ("{", "not a diag report (not JSON: Expecting property name"),
     ],
-)  # fmt: skip
+)
 def test_text_that_is_not_a_report(tmp_path, text, message):
     (tmp_path / "r.json").write_text(text)
     assert _one_error_line(run_diag(["report", "r.json"], cwd=tmp_path)).startswith(
@@ -348,8 +368,10 @@ def test_a_text_timestamp_is_left_out_and_counted(tmp_path):
         GpuSkippedRows("CUPTI_ACTIVITY_KIND_KERNEL", "start is text", 1)
     ]
     assert sum(k.time.count for k in report.gpu.kernels) == 1  # of the two in the export
-    note = "1 row of the export left out, as they cannot be real events: " \
-           "1 of CUPTI_ACTIVITY_KIND_KERNEL (start is text)."  # fmt: skip
+    note = (
+        "1 row of the export left out, as they cannot be real events: "
+        "1 of CUPTI_ACTIVITY_KIND_KERNEL (start is text)."
+    )
     assert note in " ".join(run.stderr.split())
     assert note in (tmp_path / "g" / "report.html").read_text()
     shown = run_diag(["report", "g"], cwd=tmp_path)
@@ -369,9 +391,13 @@ def test_rows_ending_before_they_start_are_left_out_of_every_number(tmp_path):
     gpu = run.report.gpu
     assert {(r.table, r.reason, r.count) for r in gpu.skipped_rows} == {
         (t, "end before start", 1)
-        for t in ("CUPTI_ACTIVITY_KIND_KERNEL", "CUPTI_ACTIVITY_KIND_MEMCPY",
-                  "CUPTI_ACTIVITY_KIND_RUNTIME", "NVTX_EVENTS")
-    }  # fmt: skip
+        for t in (
+            "CUPTI_ACTIVITY_KIND_KERNEL",
+            "CUPTI_ACTIVITY_KIND_MEMCPY",
+            "CUPTI_ACTIVITY_KIND_RUNTIME",
+            "NVTX_EVENTS",
+        )
+    }
     assert 0 <= gpu.idle.idle_share <= 1 and 0 <= gpu.idle.active_idle_share <= 1
     assert gpu.kernel_s > 0 and gpu.copy_s > 0
     assert all(a.time.min_s >= 0 for a in gpu.api_calls)

@@ -192,8 +192,10 @@ def test_no_stack_signal_is_sent_once_the_program_reused_the_descriptor(tmpdir_h
     mine = tmp_path / "mine.txt"
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(PREPARED), str(mine)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmpdir_here)},
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmpdir_here)},
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         sec = faulthandler_dump(proc.pid, wait=0.3)

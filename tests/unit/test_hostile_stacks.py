@@ -86,11 +86,14 @@ def test_the_function_table_of_a_subprocesses_run_has_no_process_or_diag_rows():
         "shared": {"frames": frames},
         "profiles": [
             # parent: 2 samples in <module>, 3 with no Python frame; worker: 5 in burn
-            {"name": 'Process 41 Thread 41 "MainThread"', "samples": [[0, 2, 3, 4, 5]] * 2 + [[0]] * 3},
+            {
+                "name": 'Process 41 Thread 41 "MainThread"',
+                "samples": [[0, 2, 3, 4, 5]] * 2 + [[0]] * 3,
+            },
             {"name": 'Process 42 Thread 42 "MainThread"', "samples": [[0, 1, 2, 3, 4, 5, 6]] * 5},
             {"name": 'Process 41 Thread 41 "MainThread"', "samples": [[0, 2, 7]] * 4},
         ],
-    }  # fmt: skip
+    }
     sec = time_section(doc, rate=100, sampled_s=0.2, source="t")
     assert sec.samples == 7
     rows = {f.name: f for f in sec.functions}
@@ -120,8 +123,9 @@ def test_faulthandler_threads_take_the_ids_py_spy_gives_the_same_threads(tmp_pat
     stacks = tmp_path / "stacks.txt"
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(PARKED), str(stacks), str(threads)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         idents: dict[int, int] = {}

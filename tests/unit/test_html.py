@@ -34,8 +34,15 @@ IMG = '"><img src=x onerror=alert(1)>'
 
 
 def _report(**kw: object) -> Report:
-    return Report("1.0", "0.1.0", "now", ["diag"], Target(["x.py"], "script", "/", "py"),
-                  Outcome("exit", 0, wall_s=1.0), **kw)  # type: ignore[arg-type]  # fmt: skip
+    return Report(
+        "1.0",
+        "0.1.0",
+        "now",
+        ["diag"],
+        Target(["x.py"], "script", "/", "py"),
+        Outcome("exit", 0, wall_s=1.0),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_embedded_json_cannot_close_its_element_and_parses_back():
@@ -131,7 +138,10 @@ def test_hot_source_reads_the_file_around_the_hot_lines(tmp_path):
     src.write_text("".join(f"line_{i} = {i}\n" for i in range(1, 201)))
     rep = _report()
     rep.time.samples = 100
-    rep.time.lines = [LineTime("f", str(src), 50, 30, 0.15, 0.3, own_samples=20), LineTime("f", str(src), 150, 10, 0.05, 0.1)]  # fmt: skip
+    rep.time.lines = [
+        LineTime("f", str(src), 50, 30, 0.15, 0.3, own_samples=20),
+        LineTime("f", str(src), 150, 10, 0.05, 0.1),
+    ]
     (block,) = hot_sources(rep)
     rows = [r for r in block["lines"] if r is not None]
     assert [r[0] for r in rows] == [*range(47, 54), *range(147, 154)]

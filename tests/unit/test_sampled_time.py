@@ -80,13 +80,17 @@ def test_no_samples_says_why():
 def test_a_slowed_down_run_weighs_each_sample_by_its_interval():
     """2 s at 200 Hz in fit:12, then 2 s at 50 Hz in fit:14: 50/50 in time, 80/20 in counts."""
     base = [0, 1, 2, 3]
-    fast = {"shared": {"frames": _frames()},
-            "profiles": [{"name": "Main", "samples": [[*base, 4]] * 400, "weights": [0.005] * 400}]}  # fmt: skip
+    fast = {
+        "shared": {"frames": _frames()},
+        "profiles": [{"name": "Main", "samples": [[*base, 4]] * 400, "weights": [0.005] * 400}],
+    }
     slow_frames = list(reversed(_frames()))  # another file's frame table: indices must be remapped
     at = {(f["name"], f["line"]): i for i, f in enumerate(slow_frames)}
     stack = [at[(f["name"], f["line"])] for f in (_frames()[i] for i in [*base, 5])]
-    slow = {"shared": {"frames": slow_frames},
-            "profiles": [{"name": "Main", "samples": [stack] * 100, "weights": [0.02] * 100}]}  # fmt: skip
+    slow = {
+        "shared": {"frames": slow_frames},
+        "profiles": [{"name": "Main", "samples": [stack] * 100, "weights": [0.02] * 100}],
+    }
     doc = merge([(200, fast), (50, slow)])
     assert len(doc["profiles"]) == 1 and doc["profiles"][0]["endValue"] == pytest.approx(4.0)
     sec = time_section(doc, rate=200, sampled_s=4.0, source="t")

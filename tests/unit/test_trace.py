@@ -84,8 +84,14 @@ def test_memory_is_a_counter_track_that_sees_the_allocation(run):
 
 
 def test_numba_compiles_are_slices_on_their_own_track():
-    rep = Report("1.0", "0.1.0", "now", ["diag"], Target(["x.py"], "script", "/", "py", pid=7),
-                 Outcome("exit", 0, wall_s=3.0))  # fmt: skip
+    rep = Report(
+        "1.0",
+        "0.1.0",
+        "now",
+        ["diag"],
+        Target(["x.py"], "script", "/", "py", pid=7),
+        Outcome("exit", 0, wall_s=3.0),
+    )
     rep.jit.compiles = [
         JitCompile("m:outer", "(float64,)", 1.0, 0.2, 0.5),
         JitCompile("m:inner", "(int64,)", 1.1, 0.3, 0.3),
@@ -101,7 +107,9 @@ def test_numba_compiles_are_slices_on_their_own_track():
 
 
 def test_gpu_kernels_copies_and_nvtx_ranges_from_an_nsys_export(tmp_path):
-    result = run_diag(["gpu-trace", "-q", "--import", str(NSYS), "--out", str(tmp_path / "g")], cwd=tmp_path)  # fmt: skip
+    result = run_diag(
+        ["gpu-trace", "-q", "--import", str(NSYS), "--out", str(tmp_path / "g")], cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     rep = Report.from_json((tmp_path / "g" / "report.json").read_text())
     trace = trace_events(rep, tmp_path / "g")

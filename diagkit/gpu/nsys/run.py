@@ -20,12 +20,16 @@ _SEARCH = (
     "/opt/nvidia/nsight-systems-cli/*/bin/nsys",
 )
 _KNOWN = (
-    (re.compile(r"QdstrmImporter", re.I),
-     "nsys could not turn its capture into a report: QdstrmImporter is missing (install the "
-     "full Nsight Systems host package, not only the target part)"),
-    (re.compile(r"perf_event_paranoid|CAP_SYS_ADMIN", re.I),
-     "nsys lacks permission to trace (see /proc/sys/kernel/perf_event_paranoid)"),
-)  # fmt: skip
+    (
+        re.compile(r"QdstrmImporter", re.I),
+        "nsys could not turn its capture into a report: QdstrmImporter is missing (install the "
+        "full Nsight Systems host package, not only the target part)",
+    ),
+    (
+        re.compile(r"perf_event_paranoid|CAP_SYS_ADMIN", re.I),
+        "nsys lacks permission to trace (see /proc/sys/kernel/perf_event_paranoid)",
+    ),
+)
 _ERRORISH = re.compile(
     r"\b(error|failed|fatal|cannot|could not|unable|not found|invalid|denied|no such|"
     r"unknown|unrecogni[sz]ed)\b",
@@ -70,9 +74,20 @@ def version(nsys: str) -> str:
 def profile_command(nsys: str, out_base: Path, argv: list[str], trace: str = TRACE) -> list[str]:
     """Wrap ``argv``: nsys writes OUT_BASE.nsys-rep and OUT_BASE.sqlite when the program ends."""
     return [
-        nsys, "profile", "-t", trace, "--sample=none", "--cpuctxsw=none",
-        "-f", "true", "-o", str(out_base), "--export", "sqlite", *argv,
-    ]  # fmt: skip
+        nsys,
+        "profile",
+        "-t",
+        trace,
+        "--sample=none",
+        "--cpuctxsw=none",
+        "-f",
+        "true",
+        "-o",
+        str(out_base),
+        "--export",
+        "sqlite",
+        *argv,
+    ]
 
 
 def export_command(nsys: str, rep: Path, sqlite: Path) -> list[str]:

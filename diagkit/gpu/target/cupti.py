@@ -87,13 +87,27 @@ class CuptiCollector:
                 elif kind == self.memcpy_kind:
                     ops.append(self._memcpy(a))
                 elif kind == self.memset_kind:
-                    ops.append(Op("memset", a.start, a.end, "memset", "", int(a.bytes),
-                                  int(a.correlation_id)))  # fmt: skip
+                    ops.append(
+                        Op(
+                            "memset",
+                            a.start,
+                            a.end,
+                            "memset",
+                            "",
+                            int(a.bytes),
+                            int(a.correlation_id),
+                        )
+                    )
                 elif kind in (self.runtime_kind, self.driver_kind):
                     api.append(
-                        ApiCall(self._api_name(kind, int(a.cbid)), int(a.start), int(a.end),
-                                int(a.thread_id), int(a.correlation_id))
-                    )  # fmt: skip
+                        ApiCall(
+                            self._api_name(kind, int(a.cbid)),
+                            int(a.start),
+                            int(a.end),
+                            int(a.thread_id),
+                            int(a.correlation_id),
+                        )
+                    )
             with self._lock:
                 room = MAX_RECORDS - len(self.ops) - len(self.api)
                 if len(ops) + len(api) > room:
@@ -108,16 +122,37 @@ class CuptiCollector:
         grid = f"{a.grid_x},{a.grid_y},{a.grid_z}"
         block = f"{a.block_x},{a.block_y},{a.block_z}"
         name = str(a.name)
-        return Op("kernel", int(a.start), int(a.end), name, name, 0, int(a.correlation_id),
-                  0, "", grid, block, int(getattr(a, "registers_per_thread", 0) or 0))  # fmt: skip
+        return Op(
+            "kernel",
+            int(a.start),
+            int(a.end),
+            name,
+            name,
+            0,
+            int(a.correlation_id),
+            0,
+            "",
+            grid,
+            block,
+            int(getattr(a, "registers_per_thread", 0) or 0),
+        )
 
     def _memcpy(self, a: Any) -> Op:
         name = COPY_KINDS.get(int(a.copy_kind), f"copy kind {int(a.copy_kind)}")
         to_host = name.endswith("-to-Host") and not name.startswith("Host")
         side = getattr(a, "dst_kind" if to_host else "src_kind", None)
         host = CUPTI_MEM_KINDS.get(int(side), "") if side is not None and "Host" in name else ""
-        return Op("memcpy", int(a.start), int(a.end), name, "", int(a.bytes),
-                  int(a.correlation_id), 0, host)  # fmt: skip
+        return Op(
+            "memcpy",
+            int(a.start),
+            int(a.end),
+            name,
+            "",
+            int(a.bytes),
+            int(a.correlation_id),
+            0,
+            host,
+        )
 
     def _api_name(self, kind: int, cbid: int) -> str:
         key = (kind, cbid)

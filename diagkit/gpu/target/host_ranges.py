@@ -136,9 +136,13 @@ def patch_nvtx(mod: ModuleType, book: RangeBook) -> list[str]:
         __doc__ = o_annotate.__doc__
 
         def __init__(
-            self, message: Any = None, color: Any = None, domain: Any = None,
-            category: Any = None, payload: Any = None,
-        ) -> None:  # fmt: skip
+            self,
+            message: Any = None,
+            color: Any = None,
+            domain: Any = None,
+            category: Any = None,
+            payload: Any = None,
+        ) -> None:
             self._orig = o_annotate(message, color, domain, category, payload)
             self._message, self._domain = message, domain or ""
 
@@ -168,9 +172,12 @@ def patch_nvtx(mod: ModuleType, book: RangeBook) -> list[str]:
             return inner_
 
     def push_range(
-        message: Any = None, color: Any = "blue", domain: Any = None,
-        category: Any = None, payload: Any = None,
-    ) -> None:  # fmt: skip
+        message: Any = None,
+        color: Any = "blue",
+        domain: Any = None,
+        category: Any = None,
+        payload: Any = None,
+    ) -> None:
         book.push(full_name(message, domain or ""), domain or "")
         o_push(message, color, domain, category, payload)
 
@@ -179,9 +186,12 @@ def patch_nvtx(mod: ModuleType, book: RangeBook) -> list[str]:
         book.pop(domain or "")
 
     def start_range(
-        message: Any = None, color: Any = None, domain: Any = None,
-        category: Any = None, payload: Any = None,
-    ) -> _Token:  # fmt: skip
+        message: Any = None,
+        color: Any = None,
+        domain: Any = None,
+        category: Any = None,
+        payload: Any = None,
+    ) -> _Token:
         rid = book.start(full_name(message, domain or ""), domain or "")
         return _Token(rid, o_start(message, color, domain, category, payload))
 

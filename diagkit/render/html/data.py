@@ -148,9 +148,13 @@ def hot_sources(report: Report) -> list[dict[str, Any]]:
             rows.append([n, src.rstrip("\n"), h.samples if h else 0, h.share if h else 0.0, own])
             prev = n
         out.append(
-            {"function": function, "file": file, "total_share": totals.get((function, file)),
-             "lines": rows}
-        )  # fmt: skip
+            {
+                "function": function,
+                "file": file,
+                "total_share": totals.get((function, file)),
+                "lines": rows,
+            }
+        )
     return out
 
 

@@ -41,8 +41,10 @@ def _passes(sec: DeepSection, c: Console) -> None:
     for p in sec.passes:
         # A pass without results failed, however the program itself ended: say that first.
         state = "" if p.complete else "[bold red]failed, no results[/]: "
-        c.print(f"  {p.name}: {state}{escape(', '.join(p.tools))} — {fmt_s(p.wall_s)}, "
-                f"program {escape(p.outcome)}")  # fmt: skip
+        c.print(
+            f"  {p.name}: {state}{escape(', '.join(p.tools))} — {fmt_s(p.wall_s)}, "
+            f"program {escape(p.outcome)}"
+        )
     where = "; ".join(f"{k}: {v}" for k, v in sec.sources.items())
     c.print(f"  [dim]{escape(where)}[/]")
     if sec.diverged:
@@ -67,8 +69,13 @@ def _calls(sec: DeepSection, c: Console) -> None:
         )
         where = f"{short_path(s.file)}:{s.line}" if s.file != "~" else ""
         by = s.callers[0].function if s.callers else ""
-        tab.add_row(calls, fmt_s(s.own_s), fmt_s(s.total_s),
-                    f"{escape(s.function)} [dim]{escape(where)}[/]", escape(by))  # fmt: skip
+        tab.add_row(
+            calls,
+            fmt_s(s.own_s),
+            fmt_s(s.total_s),
+            f"{escape(s.function)} [dim]{escape(where)}[/]",
+            escape(by),
+        )
     c.print(tab)
 
 
@@ -80,8 +87,10 @@ def _machinery(function: str, file: str) -> bool:
 
 
 def _line_table(prof: LineProfile, c: Console) -> None:
-    head = (f"\n[bold]Lines of {escape(prof.function)}[/] [dim]{escape(short_path(prof.file))}:"
-            f"{prof.line}[/] ({escape(prof.reason)}")  # fmt: skip
+    head = (
+        f"\n[bold]Lines of {escape(prof.function)}[/] [dim]{escape(short_path(prof.file))}:"
+        f"{prof.line}[/] ({escape(prof.reason)}"
+    )
     if prof.status != "traced":
         hint = " — run with --no-jit to trace it as Python" if prof.status == "jitted" else ""
         c.print(f"{head}): [yellow]{escape(prof.status)}[/]{hint}")
@@ -90,24 +99,30 @@ def _line_table(prof: LineProfile, c: Console) -> None:
     cols = [*(Column(h, "number") for h in ("line", "hits", "time", "% fn")), Column("source")]
     # A long function keeps its costliest lines, still in source order.
     keep = sorted(prof.lines, key=lambda ln: -ln.seconds)[:MAX_LINES]
-    rows = [(str(ln.line), f"{ln.hits:,}", fmt_s(ln.seconds), f"{ln.share:6.1%}", ln.source)
-            for ln in sorted(keep, key=lambda ln: ln.line)]  # fmt: skip
+    rows = [
+        (str(ln.line), f"{ln.hits:,}", fmt_s(ln.seconds), f"{ln.share:6.1%}", ln.source)
+        for ln in sorted(keep, key=lambda ln: ln.line)
+    ]
     c.print(fitted_table(c.width, cols, rows))
     if len(prof.lines) > MAX_LINES:
         c.print(f"  [dim]… {len(prof.lines) - MAX_LINES} cheaper lines in report.json[/]")
 
 
 def _memory_table(prof: MemoryLineProfile, c: Console) -> None:
-    head = (f"\n[bold]Memory by line of {escape(prof.function)}[/] "
-            f"[dim]{escape(short_path(prof.file))}:{prof.line}[/] (RSS after minus before each line)")  # fmt: skip
+    head = (
+        f"\n[bold]Memory by line of {escape(prof.function)}[/] "
+        f"[dim]{escape(short_path(prof.file))}:{prof.line}[/] (RSS after minus before each line)"
+    )
     if prof.status != "traced":
         c.print(f"{head}: [yellow]{escape(prof.status)}[/]")
         return
     c.print(head)
     heads = ("line", "increment", "peak RSS", "hits")
     cols = [*(Column(h, "number") for h in heads), Column("source")]
-    rows = [(str(ln.line), fmt_bytes(ln.increment), fmt_bytes(ln.peak_rss), f"{ln.hits:,}",
-             ln.source) for ln in prof.lines[:MAX_LINES]]  # fmt: skip
+    rows = [
+        (str(ln.line), fmt_bytes(ln.increment), fmt_bytes(ln.peak_rss), f"{ln.hits:,}", ln.source)
+        for ln in prof.lines[:MAX_LINES]
+    ]
     c.print(fitted_table(c.width, cols, rows))
 
 
@@ -116,13 +131,21 @@ def _allocations(a: AllocSection, c: Console) -> None:
         c.print(f"\n[bold]Allocations[/]: [yellow]unavailable[/] — {escape(a.unavailable_reason)}")
         return
     near = a.snapshot_bytes / a.traced_peak if a.traced_peak else 0.0
-    c.print(f"\n[bold]Allocations[/] (memory pass, tracemalloc): traced peak {fmt_bytes(a.traced_peak)}; "
-            f"sites live at {fmt_s(a.snapshot_t)}, {fmt_bytes(a.snapshot_bytes)} ({near:.0%} of the peak)")  # fmt: skip
+    c.print(
+        f"\n[bold]Allocations[/] (memory pass, tracemalloc): traced peak {fmt_bytes(a.traced_peak)}; "
+        f"sites live at {fmt_s(a.snapshot_t)}, {fmt_bytes(a.snapshot_bytes)} ({near:.0%} of the peak)"
+    )
     if near < 0.9:
-        c.print("  [yellow]the peak was shorter than the snapshot interval: these sites are "
-                "from the highest snapshot taken[/]")  # fmt: skip
-    cols = [Column("bytes", "number"), Column("blocks", "number"), Column("site", "path"),
-            Column("source")]  # fmt: skip
+        c.print(
+            "  [yellow]the peak was shorter than the snapshot interval: these sites are "
+            "from the highest snapshot taken[/]"
+        )
+    cols = [
+        Column("bytes", "number"),
+        Column("blocks", "number"),
+        Column("site", "path"),
+        Column("source"),
+    ]
     rows = []
     for s in a.sites[:TOP_SITES]:
         source = Text(printable(s.source))

@@ -99,8 +99,15 @@ def _kernels(s: GpuSection, c: Console) -> None:
     tab = _table("share", "total", "calls", "mean", "min", "max", "kernel")
     for k in s.kernels[:TOP_KERNELS]:
         t = k.time
-        tab.add_row(f"{k.share:6.1%}", fmt_dur(t.total_s), f"{t.count:,}", fmt_dur(t.mean_s),
-                    fmt_dur(t.min_s), fmt_dur(t.max_s), markup(_short(k.name)))  # fmt: skip
+        tab.add_row(
+            f"{k.share:6.1%}",
+            fmt_dur(t.total_s),
+            f"{t.count:,}",
+            fmt_dur(t.mean_s),
+            fmt_dur(t.min_s),
+            fmt_dur(t.max_s),
+            markup(_short(k.name)),
+        )
     c.print(tab)
     if len(s.kernels) > TOP_KERNELS:
         c.print(f"  [dim]… {len(s.kernels) - TOP_KERNELS} more in report.json[/]")
@@ -117,8 +124,15 @@ def _copies(s: GpuSection, c: Console) -> None:
     for t in rows:
         mem = markup(", ".join(f"{k} {v:,}" for k, v in sorted(t.host_memory.items())))
         rate = f"{t.bytes_per_s / 1e9:.2f}" if t.bytes_per_s else ""
-        tab.add_row(f"{t.time.count:,}", fmt_bytes(t.bytes.total), fmt_bytes(t.bytes.mean),
-                    fmt_dur(t.time.total_s), rate, mem, markup(t.operation))  # fmt: skip
+        tab.add_row(
+            f"{t.time.count:,}",
+            fmt_bytes(t.bytes.total),
+            fmt_bytes(t.bytes.mean),
+            fmt_dur(t.time.total_s),
+            rate,
+            mem,
+            markup(t.operation),
+        )
     c.print(tab)
 
 
@@ -143,8 +157,12 @@ def _ranges(s: GpuSection, c: Console) -> None:
     c.print(f"\n[bold]Ranges[/] ({what})")
     tab = _table("total", "count", "mean", "range", *([] if host_only else ["GPU work"]))
     for r in s.ranges[:TOP_RANGES]:
-        cells = [fmt_dur(r.time.total_s), f"{r.time.count:,}", fmt_dur(r.time.mean_s),
-                 markup(_short(r.name, 40))]  # fmt: skip
+        cells = [
+            fmt_dur(r.time.total_s),
+            f"{r.time.count:,}",
+            fmt_dur(r.time.mean_s),
+            markup(_short(r.name, 40)),
+        ]
         tab.add_row(*cells, *([] if host_only else [_work(r)]))
     if s.outside_ranges is not None and not host_only:
         tab.add_row("", "", "", "[dim](no range open)[/]", _work(s.outside_ranges))

@@ -88,8 +88,12 @@ def _time(r: Report, c: Console) -> None:
     for f in rows:
         calls = "" if f.calls is None else f"{f.calls:,}"
         where = f"{short_path(f.file)}:{f.line}" if f.file else ""
-        tab.add_row(f"{f.own_share:6.1%}", f"{f.total_share:6.1%}", calls,
-                    f"{markup(f.name)} [dim]{markup(where)}[/]")  # fmt: skip
+        tab.add_row(
+            f"{f.own_share:6.1%}",
+            f"{f.total_share:6.1%}",
+            calls,
+            f"{markup(f.name)} [dim]{markup(where)}[/]",
+        )
     c.print(tab)
     if t.lines:
         c.print(
@@ -97,10 +101,16 @@ def _time(r: Report, c: Console) -> None:
             "included; total: with everything it calls)[/]"
         )
         hot = _hot_lines(t)[:TOP_ROWS]
-        cols = [Column("own", "number"), Column("total", "number"),
-                Column("line", "path", "dim"), Column("source")]  # fmt: skip
-        cells = [(f"{own:6.1%}", f"{total:6.1%}", f"{short_path(file)}:{line}", source)
-                for file, line, own, total, source in hot]  # fmt: skip
+        cols = [
+            Column("own", "number"),
+            Column("total", "number"),
+            Column("line", "path", "dim"),
+            Column("source"),
+        ]
+        cells = [
+            (f"{own:6.1%}", f"{total:6.1%}", f"{short_path(file)}:{line}", source)
+            for file, line, own, total, source in hot
+        ]
         c.print(fitted_table(c.width, cols, cells))
 
 
@@ -142,8 +152,12 @@ def _jit(r: Report, c: Console) -> None:
     for col in ("compile", "n", "cache hit/miss", "function"):
         tab.add_column(col, justify="left" if col == "function" else "right")
     for f in j.functions[:TOP_ROWS]:
-        tab.add_row(fmt_s(f.compile_s), str(f.compiles), f"{f.cache_hits}/{f.cache_misses}",
-                    markup(f.function))  # fmt: skip
+        tab.add_row(
+            fmt_s(f.compile_s),
+            str(f.compiles),
+            f"{f.cache_hits}/{f.cache_misses}",
+            markup(f.function),
+        )
     c.print(tab)
 
 
@@ -172,15 +186,19 @@ def _numerics(r: Report, c: Console) -> None:
     c.print(f"\n[bold]Warnings[/] {n.total:,} raised")
     for w in n.warnings[:TOP_ROWS]:
         count = f"{w.count:,}" + ("+" if w.capped else "")
-        c.print(f"  [yellow]{count:>8}×[/] {markup(w.category)}: {markup(clip(w.message))} "
-                f"[dim]{markup(short_path(w.file))}:{w.line}[/]")  # fmt: skip
+        c.print(
+            f"  [yellow]{count:>8}×[/] {markup(w.category)}: {markup(clip(w.message))} "
+            f"[dim]{markup(short_path(w.file))}:{w.line}[/]"
+        )
 
 
 def _exception_and_stacks(r: Report, c: Console) -> None:
     exc = r.outcome.exception
     if exc is not None:
-        c.print(f"\n[bold red]{markup(exc.type)}[/]: {markup(clip(exc.message))} "
-                f"[dim]at {markup(short_path(exc.file))}:{exc.line} in {markup(exc.function)}[/]")  # fmt: skip
+        c.print(
+            f"\n[bold red]{markup(exc.type)}[/]: {markup(clip(exc.message))} "
+            f"[dim]at {markup(short_path(exc.file))}:{exc.line} in {markup(exc.function)}[/]"
+        )
     s = r.stacks
     if s is None:
         return

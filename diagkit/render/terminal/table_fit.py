@@ -37,9 +37,15 @@ def fitted_table(
     widths = _share(width - GAP * (len(columns) - 1), columns, need)
     tab = Table(box=None, pad_edge=False, header_style="bold dim")
     for c, w in zip(columns, widths, strict=True):
-        tab.add_column(c.header, justify="right" if c.kind == "number" else "left",
-                       no_wrap=True, overflow="ellipsis", min_width=w if c.kind == "number" else None,
-                       max_width=w, style=c.style or None)  # fmt: skip
+        tab.add_column(
+            c.header,
+            justify="right" if c.kind == "number" else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=w if c.kind == "number" else None,
+            max_width=w,
+            style=c.style or None,
+        )
     for r in rows:
         tab.add_row(*(_cell(cell, c, w) for c, w, cell in zip(columns, widths, r, strict=True)))
     return tab
