@@ -1,6 +1,14 @@
 """Group-time average treatment effects (Callaway and Sant'Anna 2021), as R's ``did::att_gt``.
 
-Stages, each a ``diagkit.range`` so a profile shows where the time went:
+Arguments and result fields carry R did's names, dots written as underscores
+(``yname``, ``xformla``, ``alp``, ``bstrap``, ``cband``; ``group``, ``t``, ``att``,
+``se``, ``inffunc``). Where R's would not read as Python, its longer spelling
+elsewhere or moderndid's is used: ``crit_val`` (R's ``crit.val``) for ``c``,
+``vcov_analytical``, ``wald_stat`` and ``wald_pvalue`` for ``V_analytical``, ``W``
+and ``Wpval``; moderndid's ``random_state`` where R has none; our own only for
+what neither has (``backend``, ``boot_weights``).
+
+Stages, each a named range (``estimator_core.stages``) so a profile shows where the time went:
 ``att_gt.prepare`` (validate, reshape, plan cells), ``att_gt.estimate`` (one
 DR/IPW/OR fit per cell on the chosen backend), ``att_gt.inference`` (analytic
 variance, pre-trend Wald test) and ``att_gt.bootstrap`` (multiplier bootstrap,
@@ -16,16 +24,17 @@ from typing import Any
 
 import numpy as np
 
-import diagkit
 from estimator_core.backends.dispatch import get_backend
 from estimator_core.bootstrap import ZERO_SE, multiplier_bootstrap, new_seed
 from estimator_core.cells import plan_cells, restrict_sample
-from estimator_core.diagnostics import check_psd, report_cells, warn_small_groups
+from estimator_core.diagnostics import check_finite, check_psd, report_cells, warn_small_groups
 from estimator_core.errors import NumericWarning
 from estimator_core.estimators import METHODS
+from estimator_core.formula import covariate_names
 from estimator_core.panel import prepare_panel
-from estimator_core.results import ATTgtResult, WaldTest
+from estimator_core.results import MPResult, WaldTest
 from estimator_core.rng import WEIGHTS
+from estimator_core.stages import stage
 from estimator_core.stats import chi2_sf, norm_ppf
 
 CONTROL_GROUPS = ("nevertreated", "notyettreated")
@@ -38,7 +47,7 @@ def _check_options(
     base_period: str,
     anticipation: int,
     biters: int,
-    alpha: float,
+    alp: float,
     boot_weights: str,
 ) -> None:
     for value, allowed, name in (
@@ -51,8 +60,8 @@ def _check_options(
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     if int(anticipation) != anticipation or anticipation < 0:
         raise ValueError(f"anticipation must be a non-negative integer, got {anticipation!r}")
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    if not 0.0 < alp < 1.0:
+        raise ValueError(f"alp must lie in (0, 1), got {alp!r}")
     if biters < 2:
         raise ValueError(f"biters must be at least 2, got {biters!r}")
 
@@ -63,76 +72,83 @@ def att_gt(
     tname: str,
     idname: str,
     gname: str,
-    covariates: Sequence[str] | None = None,
+    xformla: str | Sequence[str] | None = None,
     control_group: str = "nevertreated",
     est_method: str = "dr",
     base_period: str = "varying",
     anticipation: int = 0,
-    boot: bool = True,
+    bstrap: bool = True,
     biters: int = 1000,
-    alpha: float = 0.05,
+    alp: float = 0.05,
     cband: bool = True,
-    seed: int | None = None,
+    random_state: int | None = None,
     backend: str | None = None,
     boot_weights: str = "rademacher",
-) -> ATTgtResult:
+) -> MPResult:
     """Estimate ATT(g,t) for every cohort g and period t of a balanced panel.
 
     ``data`` is a pandas or polars DataFrame or a mapping of column name to 1-D
     array in long form (one row per unit and period); ``gname`` holds each
-    unit's first treated period, 0 for never treated. ``covariates`` name
-    columns used in the propensity score and outcome regression (their values
-    in the earlier of the two compared periods, as R's did uses).
+    unit's first treated period, 0 for never treated. ``xformla`` names the
+    covariates of the propensity score and outcome regression, as R's one-sided
+    formula (``"~ x1 + x2"``, column names joined by ``+``) or a list of column
+    names; their values are taken in the earlier of the two compared periods, as
+    R's did does.
 
-    With ``boot=True`` standard errors come from a multiplier bootstrap
+    With ``bstrap=True`` standard errors come from a multiplier bootstrap
     (``boot_weights`` "rademacher" as in R, or "mammen") and, with ``cband``, the
-    band is a uniform sup-t band; otherwise they are analytic and the band is
-    pointwise. ``seed=None`` draws a seed, which the result records.
+    band is a uniform sup-t band at level ``1 - alp``; otherwise they are
+    analytic and the band is pointwise. ``random_state`` is an integer seed of
+    the bootstrap; ``None`` draws one, which the result records.
     ``backend=None`` follows :func:`use_backend` (default "auto": the fastest
     available of cupy, numba, numpy).
     """
-    _check_options(
-        control_group, est_method, base_period, anticipation, biters, alpha, boot_weights
-    )
+    _check_options(control_group, est_method, base_period, anticipation, biters, alp, boot_weights)
+    covariates = covariate_names(xformla)
     be = get_backend(backend)
     never_only = control_group == "nevertreated"
-    with diagkit.range("att_gt.prepare"):
+    with stage("att_gt.prepare"):
         panel = prepare_panel(data, yname, tname, idname, gname, covariates)
         panel = restrict_sample(panel, control_group, int(anticipation))
         plan = plan_cells(panel, base_period, int(anticipation))
         warn_small_groups(panel.group, len(panel.covariate_names))
-    with diagkit.range("att_gt.estimate"):
+    with stage("att_gt.estimate"):
         att, inf, diag, mats = be.estimate_cells(panel, plan, est_method, never_only)
     report_cells(plan, diag, mats, est_method)
     n = panel.n
-    with diagkit.range("att_gt.inference"):
+    with stage("att_gt.inference"):
         estimated = np.isfinite(att)
         if estimated.all():
             clean = inf
-            diagkit.check_finite("att_gt influence functions", inf, stacklevel=2)
+            check_finite("att_gt influence functions", inf)
         else:
-            diagkit.check_finite("att_gt influence functions", inf[:, estimated], stacklevel=2)
+            check_finite("att_gt influence functions", inf[:, estimated])
             clean = np.where(estimated[None, :], inf, 0.0)
         vcov = clean.T @ clean / n
         vcov[~estimated, :] = np.nan
         vcov[:, ~estimated] = np.nan
         check_psd("analytic variance of ATT(g,t)", vcov)
-        se_analytic = np.sqrt(np.diag(vcov) / n)
-        se_analytic[~(se_analytic > ZERO_SE)] = np.nan
-        wald = _pretest(plan.group, plan.time, att, vcov, se_analytic, n)
-    se = se_analytic.copy()
-    crit = norm_ppf(1.0 - alpha / 2.0)
+        se_analytical = np.sqrt(np.diag(vcov) / n)
+        se_analytical[~(se_analytical > ZERO_SE)] = np.nan
+        wald = _pretest(plan.group, plan.time, att, vcov, se_analytical, n)
+    se = se_analytical.copy()
+    crit = norm_ppf(1.0 - alp / 2.0)
     uniform = False
-    if boot:
-        seed = new_seed() if seed is None else int(seed)
-        with diagkit.range("att_gt.bootstrap"):
+    if bstrap:
+        random_state = new_seed() if random_state is None else int(random_state)
+        with stage("att_gt.bootstrap"):
             res = multiplier_bootstrap(
-                inf, biters=biters, seed=seed, backend=be, weights=boot_weights, alpha=alpha
+                inf,
+                biters=biters,
+                random_state=random_state,
+                backend=be,
+                weights=boot_weights,
+                alp=alp,
             )
-        ok = np.isfinite(se_analytic)
+        ok = np.isfinite(se_analytical)
         se[ok] = res.se[ok]
-        if cband and math.isfinite(res.critical_value):
-            crit, uniform = res.critical_value, True
+        if cband and math.isfinite(res.crit_val):
+            crit, uniform = res.crit_val, True
             if crit >= 7:
                 warnings.warn(
                     f"simultaneous critical value {crit:.2f} is too large to be reliable; "
@@ -140,28 +156,28 @@ def att_gt(
                     NumericWarning,
                     stacklevel=2,
                 )
-    return ATTgtResult(
+    return MPResult(
         group=plan.group,
         t=plan.time,
         att=att,
         se=se,
-        se_analytic=se_analytic,
-        inf_func=inf,
-        vcov_analytic=vcov,
-        critical_value=float(crit),
+        se_analytical=se_analytical,
+        inffunc=inf,
+        vcov_analytical=vcov,
+        crit_val=float(crit),
         wald=wald,
         n=n,
         ids=panel.ids,
         unit_group=panel.group,
         glist=np.unique(plan.group),
         tlist=panel.times,
-        alpha=alpha,
+        alp=alp,
         cband=bool(cband),
         uniform_band=uniform,
-        boot=bool(boot),
+        bstrap=bool(bstrap),
         biters=int(biters),
         boot_weights=boot_weights,
-        seed=seed if boot else None,
+        random_state=random_state if bstrap else None,
         control_group=control_group,
         est_method=est_method,
         base_period=base_period,

@@ -3,7 +3,7 @@
 Mirrors R did's ``mboot``: each draw is sqrt(n) * mean(w_i * psi_i) for
 multipliers w_i; the standard error is the draws' interquartile range divided
 by that of a standard normal (robust to the occasional wild draw); the uniform
-band's critical value is the 1 - alpha quantile of the largest |t| across
+band's critical value (R's ``crit.val``) is the 1 - alp quantile of the largest |t| across
 columns. Quantiles are R's type 1, so identical draws give identical numbers.
 """
 
@@ -30,8 +30,8 @@ class BootstrapResult:
 
     draws: np.ndarray
     se: np.ndarray
-    critical_value: float
-    seed: int
+    crit_val: float
+    random_state: int
     weights: str
 
 
@@ -44,10 +44,10 @@ def multiplier_bootstrap(
     inf: np.ndarray,
     *,
     biters: int,
-    seed: int,
+    random_state: int,
     backend: Backend,
     weights: str = "rademacher",
-    alpha: float = 0.05,
+    alp: float = 0.05,
 ) -> BootstrapResult:
     """Bootstrap the columns of an influence-function matrix ``inf`` (n x K) jointly.
 
@@ -63,7 +63,7 @@ def multiplier_bootstrap(
     mode, lo, hi, threshold = rng.weight_spec(weights)
     usable = np.isfinite(inf.sum(axis=0))
     clean = inf if usable.all() else np.where(usable[None, :], inf, 0.0)
-    keys = rng.draw_keys(seed, 0, biters)
+    keys = rng.draw_keys(random_state, 0, biters)
     draws = backend.high_sums(np.ascontiguousarray(clean), keys, mode, threshold)
     # Two-point weights: sum_i w_i psi_i = lo * sum_i psi_i + (hi - lo) * sum_{high} psi_i.
     # In place: the (draws x columns) array is the only thing that grows with biters.
@@ -74,12 +74,12 @@ def multiplier_bootstrap(
     q25, q75 = quantile_type1(draws, (0.25, 0.75))
     sigma = (q75 - q25) / IQR_NORMAL
     sigma = np.where(keep & (sigma > ZERO_SE), sigma, np.nan)
-    crit = sup_t_critical_value(draws, sigma, alpha)
-    return BootstrapResult(draws, sigma / math.sqrt(n), crit, seed, weights)
+    crit = sup_t_critical_value(draws, sigma, alp)
+    return BootstrapResult(draws, sigma / math.sqrt(n), crit, random_state, weights)
 
 
-def sup_t_critical_value(draws: np.ndarray, sigma: np.ndarray, alpha: float) -> float:
-    """1 - alpha quantile of max_k |draw_k / sigma_k| over columns with a usable sigma."""
+def sup_t_critical_value(draws: np.ndarray, sigma: np.ndarray, alp: float) -> float:
+    """1 - alp quantile of max_k |draw_k / sigma_k| over columns with a usable sigma."""
     cols = np.isfinite(sigma)
     if not cols.any():
         return math.nan
@@ -88,4 +88,4 @@ def sup_t_critical_value(draws: np.ndarray, sigma: np.ndarray, alpha: float) -> 
     t_max = t_max[np.isfinite(t_max)]
     if t_max.size == 0:
         return math.nan
-    return float(quantile_type1(t_max, 1.0 - alpha))
+    return float(quantile_type1(t_max, 1.0 - alp))

@@ -102,6 +102,19 @@ def report_cells(plan: CellPlan, diag: np.ndarray, mats: np.ndarray, method: str
             )
 
 
+def check_finite(name: str, values: np.ndarray) -> bool:
+    """Warn when ``values`` holds NaN or infinity; return whether all are finite."""
+    finite = np.isfinite(values)
+    bad = int(finite.size - int(finite.sum()))
+    if bad:
+        warnings.warn(
+            f"{name}: {bad} of {finite.size} values are not finite",
+            NumericWarning,
+            stacklevel=3,
+        )
+    return bad == 0
+
+
 def check_psd(name: str, v: np.ndarray) -> bool:
     """Warn if a variance matrix has a clearly negative eigenvalue (it should be PSD)."""
     finite = np.isfinite(v).all(axis=0)

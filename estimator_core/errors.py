@@ -2,12 +2,12 @@
 
 Input problems are ``ValueError`` subclasses so callers that already catch
 ``ValueError`` keep working; a missing optional backend is an ``ImportError``
-subclass because the fix is an install, not different data.
+subclass because the fix is an install, not different data. The warnings are
+the estimator's own, so that filtering or catching them needs nothing but
+``estimator_core``.
 """
 
 from __future__ import annotations
-
-from diagkit import NumericWarning
 
 __all__ = [
     "BackendUnavailableError",
@@ -23,6 +23,10 @@ class PanelDataError(ValueError):
 
 class PanelDataWarning(UserWarning):
     """The panel was usable, but something was dropped or a cell could not be estimated."""
+
+
+class NumericWarning(RuntimeWarning):
+    """A numeric safeguard fired: non-finite values, clipping, ill-conditioning, a fragile band."""
 
 
 class BackendUnavailableError(ImportError):

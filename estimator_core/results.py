@@ -1,4 +1,8 @@
-"""Result objects of ``att_gt`` and ``aggte``: arrays first, a readable ``summary()`` on top."""
+"""Result objects of ``att_gt`` and ``aggte``: arrays first, a readable ``summary()`` on top.
+
+The classes are named as in moderndid (``MPResult``, ``AGGTEResult``; R's ``MP`` and
+``AGGTEobj``) and their fields as in R's did, dots written as underscores.
+"""
 
 from __future__ import annotations
 
@@ -20,14 +24,16 @@ class WaldTest:
 
 
 @dataclass(frozen=True, eq=False)
-class ATTgtResult:
+class MPResult:
     """Group-time average treatment effects, one entry per (group, t) cell.
 
-    ``inf_func`` is the n x K matrix of influence functions (rows follow ``ids``);
-    ``se`` is the bootstrap standard error when ``boot`` is true and the analytic
-    one (``se_analytic``) otherwise. ``vcov_analytic`` is R's ``V_analytic``
-    (inf_func' inf_func / n). ``cband`` is the option as given; ``uniform_band``
-    says whether ``critical_value`` is a sup-t one (that needs the bootstrap).
+    ``inffunc`` is the n x K matrix of influence functions (rows follow ``ids``);
+    ``se`` is the bootstrap standard error when ``bstrap`` is true and the analytic
+    one (``se_analytical``) otherwise. ``vcov_analytical`` is R's ``V_analytical``
+    (inffunc' inffunc / n). ``crit_val`` is R's ``c``, the critical value of the band
+    (``ci_lower``, ``ci_upper``) at level ``1 - alp``. ``cband`` is the option as given;
+    ``uniform_band`` says whether ``crit_val`` is a sup-t one (that needs the bootstrap).
+    ``random_state`` is the bootstrap's seed (``None`` without the bootstrap).
     ``diagnostics`` has one row per cell: status code, units in the cohort, comparison
     units, propensity scores capped, comparison units trimmed, largest propensity score,
     logit Newton steps, and whether the logit converged (see ``estimators``).
@@ -37,23 +43,23 @@ class ATTgtResult:
     t: np.ndarray
     att: np.ndarray
     se: np.ndarray
-    se_analytic: np.ndarray
-    inf_func: np.ndarray = field(repr=False)
-    vcov_analytic: np.ndarray = field(repr=False)
-    critical_value: float
+    se_analytical: np.ndarray
+    inffunc: np.ndarray = field(repr=False)
+    vcov_analytical: np.ndarray = field(repr=False)
+    crit_val: float
     wald: WaldTest | None
     n: int
     ids: np.ndarray = field(repr=False)
     unit_group: np.ndarray = field(repr=False)
     glist: np.ndarray
     tlist: np.ndarray
-    alpha: float
+    alp: float
     cband: bool
     uniform_band: bool
-    boot: bool
+    bstrap: bool
     biters: int
     boot_weights: str
-    seed: int | None
+    random_state: int | None
     control_group: str
     est_method: str
     base_period: str
@@ -64,14 +70,20 @@ class ATTgtResult:
 
     @property
     def ci_lower(self) -> np.ndarray:
-        return self.att - self.critical_value * self.se
+        return self.att - self.crit_val * self.se
 
     @property
     def ci_upper(self) -> np.ndarray:
-        return self.att + self.critical_value * self.se
+        return self.att + self.crit_val * self.se
+
+    @property
+    def wald_stat(self) -> float | None:
+        """R's ``W``: the pre-trend Wald statistic (``None`` without pre-treatment cells)."""
+        return None if self.wald is None else self.wald.statistic
 
     @property
     def wald_pvalue(self) -> float | None:
+        """R's ``Wpval``."""
         return None if self.wald is None else self.wald.pvalue
 
     def summary(self) -> str:
@@ -85,8 +97,8 @@ class ATTgtResult:
             "ATT(g,t)",
             self.att,
             self.se,
-            self.critical_value,
-            self.alpha,
+            self.crit_val,
+            self.alp,
             self.uniform_band,
         )
         lines += [*fmt.SIGNIF, ""]
@@ -99,7 +111,9 @@ class ATTgtResult:
                 f"df = {self.wald.df})"
             )
         lines += fmt.footer(self.control_group, self.anticipation, self.est_method)
-        lines.append(fmt.inference_line(self.boot, self.biters, self.boot_weights, self.seed))
+        lines.append(
+            fmt.inference_line(self.bstrap, self.biters, self.boot_weights, self.random_state)
+        )
         lines.append(f"Units: {self.n},  Backend: {self.backend}")
         return "\n".join(lines)
 
@@ -108,13 +122,14 @@ class ATTgtResult:
 
 
 @dataclass(frozen=True, eq=False)
-class AggteResult:
+class AGGTEResult:
     """An aggregation of ATT(g,t): an overall effect and, except for "simple", one per key.
 
     ``egt`` holds the keys (event times, groups or calendar periods), ``att_egt``
-    and ``se_egt`` their estimates; ``critical_value`` makes the uniform band
-    for them. ``inf_func`` is the overall effect's influence function (length n)
-    and ``inf_func_egt`` the n x len(egt) matrix for the keys.
+    and ``se_egt`` their estimates and standard errors; ``crit_val_egt`` makes the
+    band for them (uniform when ``uniform_band``). ``inf_function`` is the overall
+    effect's influence function (length n) and ``inf_function_egt`` the n x len(egt)
+    matrix for the keys (R keeps both in the list ``inf.function``).
     """
 
     type: str
@@ -123,14 +138,14 @@ class AggteResult:
     egt: np.ndarray
     att_egt: np.ndarray
     se_egt: np.ndarray
-    critical_value: float
-    inf_func: np.ndarray = field(repr=False)
-    inf_func_egt: np.ndarray = field(repr=False)
-    alpha: float
+    crit_val_egt: float
+    inf_function: np.ndarray = field(repr=False)
+    inf_function_egt: np.ndarray = field(repr=False)
+    alp: float
     cband: bool
     uniform_band: bool
-    boot: bool
-    seed: int | None
+    bstrap: bool
+    random_state: int | None
     min_e: float
     max_e: float
     balance_e: int | None
@@ -141,20 +156,20 @@ class AggteResult:
     @property
     def overall_ci(self) -> tuple[float, float]:
         """Pointwise interval for the overall effect (as R reports it)."""
-        z = norm_ppf(1.0 - self.alpha / 2.0)
+        z = norm_ppf(1.0 - self.alp / 2.0)
         return self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se
 
     @property
     def ci_lower(self) -> np.ndarray:
-        return self.att_egt - self.critical_value * self.se_egt
+        return self.att_egt - self.crit_val_egt * self.se_egt
 
     @property
     def ci_upper(self) -> np.ndarray:
-        return self.att_egt + self.critical_value * self.se_egt
+        return self.att_egt + self.crit_val_egt * self.se_egt
 
     def summary(self) -> str:
         lo, hi = self.overall_ci
-        level = f"{100 * (1 - self.alpha):g}%"
+        level = f"{100 * (1 - self.alp):g}%"
         star = "*" if lo > 0 or hi < 0 else " "
         lines = [
             f"Overall summary of ATT's based on {fmt.AGG_TITLES[self.type]}:",
@@ -172,8 +187,8 @@ class AggteResult:
                 "Estimate",
                 self.att_egt,
                 self.se_egt,
-                self.critical_value,
-                self.alpha,
+                self.crit_val_egt,
+                self.alp,
                 self.uniform_band,
             )
             lines += fmt.SIGNIF

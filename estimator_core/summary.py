@@ -35,8 +35,8 @@ def fmt_num(v: float, width: int) -> str:
     return f"{'NA':>{width}}" if v is None or not math.isfinite(v) else f"{v:>{width}.4f}"
 
 
-def band_label(alpha: float, uniform: bool) -> str:
-    level = f"{100 * (1 - alpha):g}%"
+def band_label(alp: float, uniform: bool) -> str:
+    level = f"{100 * (1 - alp):g}%"
     return f"[{level} {'Simult.' if uniform else 'Pointwise'}  Conf. Band]"
 
 
@@ -47,7 +47,7 @@ def table(
     est: np.ndarray,
     se: np.ndarray,
     crit: float,
-    alpha: float,
+    alp: float,
     uniform: bool,
 ) -> list[str]:
     """Rows of estimates with standard errors and a confidence band, a star where it excludes 0."""
@@ -57,7 +57,7 @@ def table(
     ]
     head = " ".join(f"{n:>{w}}" for n, w in zip(key_names, widths, strict=True))
     ew = max(len(estimate_name), 9)
-    lines = [f" {head} {estimate_name:>{ew}} {'Std. Error':>10} {band_label(alpha, uniform)}"]
+    lines = [f" {head} {estimate_name:>{ew}} {'Std. Error':>10} {band_label(alp, uniform)}"]
     for key, e, s in zip(keys, est, se, strict=True):
         lo, hi = e - crit * s, e + crit * s
         star = "*" if math.isfinite(lo) and (lo > 0 or hi < 0) else " "
@@ -75,12 +75,12 @@ def footer(control_group: str, anticipation: int, est_method: str) -> list[str]:
     ]
 
 
-def inference_line(boot: bool, biters: int, weights: str, seed: int | None) -> str:
-    if not boot:
+def inference_line(bstrap: bool, biters: int, weights: str, random_state: int | None) -> str:
+    if not bstrap:
         return "Standard errors: analytic (influence functions)"
     return (
         f"Standard errors: multiplier bootstrap, {biters} draws, "
-        f"{weights.capitalize()} weights, seed {seed}"
+        f"{weights.capitalize()} weights, seed {random_state}"
     )
 
 

@@ -48,8 +48,8 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 
 
 def bench_backend(name: str, data: dict, biters: int, repeats: int) -> dict:
-    def full() -> ec.ATTgtResult:
-        return ec.att_gt(data, *COLS, est_method="dr", biters=biters, seed=1, backend=name)
+    def full() -> ec.MPResult:
+        return ec.att_gt(data, *COLS, est_method="dr", biters=biters, random_state=1, backend=name)
 
     t0 = time.perf_counter()
     fit = full()  # compiles (Numba) or warms caches
@@ -57,7 +57,8 @@ def bench_backend(name: str, data: dict, biters: int, repeats: int) -> dict:
     best, median = timed(full, repeats)
     be = get_backend(name)
     boot_best, _ = timed(
-        lambda: multiplier_bootstrap(fit.inf_func, biters=biters, seed=1, backend=be), repeats
+        lambda: multiplier_bootstrap(fit.inffunc, biters=biters, random_state=1, backend=be),
+        repeats,
     )
     return {
         "backend": name,
@@ -75,18 +76,18 @@ def _probe(args: argparse.Namespace) -> None:
     data = make_data(args.units, args.periods)
     if args.probe == "first-call":
         t0 = time.perf_counter()
-        ec.att_gt(data, *COLS, biters=args.biters, seed=1, backend="numba")
+        ec.att_gt(data, *COLS, biters=args.biters, random_state=1, backend="numba")
         print(json.dumps({"first_call_s": time.perf_counter() - t0}))
         return
     # Peak RSS of one call: warm up, reset the high-water mark, run, read it back. Then the
     # same call under tracemalloc, which sees every NumPy allocation made during it.
-    ec.att_gt(data, *COLS, biters=20, seed=1, backend=args.probe_backend)
+    ec.att_gt(data, *COLS, biters=20, random_state=1, backend=args.probe_backend)
     base = _rss_kib("VmRSS")
     reset = _reset_peak()
-    ec.att_gt(data, *COLS, biters=args.biters, seed=1, backend=args.probe_backend)
+    ec.att_gt(data, *COLS, biters=args.biters, random_state=1, backend=args.probe_backend)
     peak = _rss_kib("VmHWM")
     tracemalloc.start()
-    ec.att_gt(data, *COLS, biters=args.biters, seed=1, backend=args.probe_backend)
+    ec.att_gt(data, *COLS, biters=args.biters, random_state=1, backend=args.probe_backend)
     traced = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     out = {"base_mib": base / 1024, "peak_mib": peak / 1024, "traced_mib": traced / 2**20}

@@ -60,9 +60,9 @@ def main() -> None:
         tname="period",
         idname="id",
         gname="first_treat",
-        covariates=["x"] if args.covariates else None,
+        xformla="~ x" if args.covariates else None,
         biters=args.biters,
-        seed=args.seed,
+        random_state=args.seed,
         backend=args.backend,
     )
     t_fit = time.perf_counter() - t0

@@ -42,21 +42,21 @@ def _close(a, b, rtol=1e-9):
 )
 def test_numpy_and_numba_agree(sim, method, control, base, covs):
     kw = dict(
-        covariates=covs,
+        xformla=covs,
         est_method=method,
         control_group=control,
         base_period=base,
         biters=200,
-        seed=7,
+        random_state=7,
     )
     a = ec.att_gt(sim.data, *COLS, backend="numpy", **kw)
     b = ec.att_gt(sim.data, *COLS, backend="numba", **kw)
     assert (a.backend, b.backend) == ("numpy", "numba")
     _close(a.att, b.att)
-    _close(a.inf_func, b.inf_func)
-    _close(a.se_analytic, b.se_analytic)
+    _close(a.inffunc, b.inffunc)
+    _close(a.se_analytical, b.se_analytical)
     _close(a.se, b.se)
-    _close(a.critical_value, b.critical_value)
+    _close(a.crit_val, b.crit_val)
     if a.wald is not None:
         _close(a.wald.statistic, b.wald.statistic)
     np.testing.assert_array_equal(a.diagnostics[:, :3], b.diagnostics[:, :3])
@@ -64,16 +64,16 @@ def test_numpy_and_numba_agree(sim, method, control, base, covs):
 
 @pytest.mark.parametrize("weights", ["rademacher", "mammen"])
 def test_bootstrap_draws_identical_across_backends(sim, weights):
-    fit = ec.att_gt(sim.data, *COLS, boot=False, backend="numpy")
-    kw = dict(biters=300, seed=11, weights=weights)
-    ref = multiplier_bootstrap(fit.inf_func, backend=NumpyBackend(), **kw)
+    fit = ec.att_gt(sim.data, *COLS, bstrap=False, backend="numpy")
+    kw = dict(biters=300, random_state=11, weights=weights)
+    ref = multiplier_bootstrap(fit.inffunc, backend=NumpyBackend(), **kw)
     for backend in (NumbaBackend(), CupyBackend(xp=np)):
-        other = multiplier_bootstrap(fit.inf_func, backend=backend, **kw)
+        other = multiplier_bootstrap(fit.inffunc, backend=backend, **kw)
         np.testing.assert_allclose(other.draws, ref.draws, rtol=1e-11, atol=1e-13)
         np.testing.assert_allclose(other.se, ref.se, rtol=1e-11)
-        assert other.critical_value == pytest.approx(ref.critical_value, rel=1e-11)
+        assert other.crit_val == pytest.approx(ref.crit_val, rel=1e-11)
     # A different seed gives different draws.
-    moved = multiplier_bootstrap(fit.inf_func, backend=NumpyBackend(), biters=300, seed=12)
+    moved = multiplier_bootstrap(fit.inffunc, backend=NumpyBackend(), biters=300, random_state=12)
     assert not np.allclose(moved.draws, ref.draws)
 
 
@@ -142,12 +142,12 @@ def test_use_backend_context_and_argument(sim):
     assert ec.current_backend() == "auto"
     with ec.use_backend("numpy"):
         assert ec.current_backend() == "numpy"
-        fit = ec.att_gt(sim.data, *COLS, boot=False)
+        fit = ec.att_gt(sim.data, *COLS, bstrap=False)
         assert fit.backend == "numpy"
         # An explicit argument wins over the context.
-        assert ec.att_gt(sim.data, *COLS, boot=False, backend="numba").backend == "numba"
+        assert ec.att_gt(sim.data, *COLS, bstrap=False, backend="numba").backend == "numba"
         with ec.use_backend("numba"):
-            assert ec.att_gt(sim.data, *COLS, boot=False).backend == "numba"
+            assert ec.att_gt(sim.data, *COLS, bstrap=False).backend == "numba"
         assert ec.current_backend() == "numpy"
     assert ec.current_backend() == "auto"
     assert dispatch.resolve_name("auto") == ec.available_backends()[0]
@@ -176,10 +176,10 @@ def _gpu_ready() -> bool:
 @pytest.mark.gpu
 @pytest.mark.skipif(not _gpu_ready(), reason="needs CuPy and a CUDA device")
 def test_cupy_matches_numpy_on_gpu(sim):
-    kw = dict(covariates=["x"], biters=300, seed=3)
+    kw = dict(xformla=["x"], biters=300, random_state=3)
     a = ec.att_gt(sim.data, *COLS, backend="numpy", **kw)
     b = ec.att_gt(sim.data, *COLS, backend="cupy", **kw)
     np.testing.assert_allclose(b.att, a.att, rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(b.inf_func, a.inf_func, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(b.inffunc, a.inffunc, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(b.se, a.se, rtol=1e-6)
-    assert b.critical_value == pytest.approx(a.critical_value, rel=1e-6)
+    assert b.crit_val == pytest.approx(a.crit_val, rel=1e-6)

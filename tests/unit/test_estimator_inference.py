@@ -57,44 +57,44 @@ def test_quantile_type1_is_r_inverse_cdf():
 @pytest.fixture(scope="module")
 def big_fit():
     sim = ec.simulate_panel(n_units=6000, n_periods=5, seed=21)
-    return ec.att_gt(sim.data, *COLS, boot=False, backend="numpy")
+    return ec.att_gt(sim.data, *COLS, bstrap=False, backend="numpy")
 
 
 @pytest.mark.parametrize("weights", ["rademacher", "mammen"])
 def test_bootstrap_se_matches_analytic(big_fit, weights):
     res = multiplier_bootstrap(
-        big_fit.inf_func, biters=2000, seed=4, backend=NumpyBackend(), weights=weights
+        big_fit.inffunc, biters=2000, random_state=4, backend=NumpyBackend(), weights=weights
     )
-    ratio = res.se / big_fit.se_analytic
+    ratio = res.se / big_fit.se_analytical
     # The IQR-based SE from 2,000 draws has ~3% sampling error per cell.
     assert np.all(np.abs(ratio - 1.0) < 0.12), ratio
     assert abs(ratio.mean() - 1.0) < 0.04
     k = big_fit.att.size
     # Sup-t band: wider than pointwise, narrower than Bonferroni.
-    assert norm_ppf(0.975) < res.critical_value < norm_ppf(1 - 0.025 / k)
+    assert norm_ppf(0.975) < res.crit_val < norm_ppf(1 - 0.025 / k)
 
 
 def test_att_gt_uses_bootstrap_se_and_uniform_band(big_fit):
     sim = ec.simulate_panel(n_units=6000, n_periods=5, seed=21)
-    fit = ec.att_gt(sim.data, *COLS, biters=500, seed=9, backend="numpy")
-    assert fit.boot and fit.uniform_band and fit.seed == 9
-    assert not np.allclose(fit.se, fit.se_analytic)
-    np.testing.assert_allclose(fit.se, fit.se_analytic, rtol=0.2)
-    np.testing.assert_allclose(fit.ci_upper - fit.att, fit.critical_value * fit.se)
-    again = ec.att_gt(sim.data, *COLS, biters=500, seed=9, backend="numpy")
+    fit = ec.att_gt(sim.data, *COLS, biters=500, random_state=9, backend="numpy")
+    assert fit.bstrap and fit.uniform_band and fit.random_state == 9
+    assert not np.allclose(fit.se, fit.se_analytical)
+    np.testing.assert_allclose(fit.se, fit.se_analytical, rtol=0.2)
+    np.testing.assert_allclose(fit.ci_upper - fit.att, fit.crit_val * fit.se)
+    again = ec.att_gt(sim.data, *COLS, biters=500, random_state=9, backend="numpy")
     np.testing.assert_array_equal(again.se, fit.se)
     assert "Simult." in fit.summary()
-    pointwise = ec.att_gt(sim.data, *COLS, biters=500, seed=9, cband=False, backend="numpy")
-    assert pointwise.critical_value == pytest.approx(norm_ppf(0.975))
+    pointwise = ec.att_gt(sim.data, *COLS, biters=500, random_state=9, cband=False, backend="numpy")
+    assert pointwise.crit_val == pytest.approx(norm_ppf(0.975))
 
 
 def test_aggregation_bootstrap(big_fit):
     analytic = ec.aggte(big_fit, "dynamic")
-    boot = ec.aggte(big_fit, "dynamic", boot=True, biters=1500, seed=2)
+    boot = ec.aggte(big_fit, "dynamic", bstrap=True, biters=1500, random_state=2)
     np.testing.assert_allclose(boot.se_egt, analytic.se_egt, rtol=0.15)
     assert boot.overall_se == pytest.approx(analytic.overall_se, rel=0.15)
-    assert boot.uniform_band and boot.critical_value > norm_ppf(0.975)
-    assert not analytic.uniform_band and analytic.critical_value == pytest.approx(norm_ppf(0.975))
+    assert boot.uniform_band and boot.crit_val_egt > norm_ppf(0.975)
+    assert not analytic.uniform_band and analytic.crit_val_egt == pytest.approx(norm_ppf(0.975))
 
 
 def _peak_bytes(fn) -> int:
@@ -110,9 +110,13 @@ def _peak_bytes(fn) -> int:
 def test_memory_does_not_grow_with_draws(backend):
     n, k = 20_000, 12
     inf = np.random.default_rng(3).standard_normal((n, k))
-    multiplier_bootstrap(inf, biters=10, seed=1, backend=backend)  # compile / warm up
-    small = _peak_bytes(lambda: multiplier_bootstrap(inf, biters=1000, seed=1, backend=backend))
-    large = _peak_bytes(lambda: multiplier_bootstrap(inf, biters=8000, seed=1, backend=backend))
+    multiplier_bootstrap(inf, biters=10, random_state=1, backend=backend)  # compile / warm up
+    small = _peak_bytes(
+        lambda: multiplier_bootstrap(inf, biters=1000, random_state=1, backend=backend)
+    )
+    large = _peak_bytes(
+        lambda: multiplier_bootstrap(inf, biters=8000, random_state=1, backend=backend)
+    )
     # Only the (draws x columns) result and a sorted copy of it may grow: a few B x K arrays
     # (7,000 more draws x 12 columns x 8 bytes = 0.67 MB each). A materialised B x n weight
     # matrix would add 7,000 * 20,000 * 8 bytes = 1.1 GB.
@@ -135,7 +139,7 @@ def test_stages_are_marked_with_diagkit_ranges(monkeypatch):
     rec = _Recorder()
     monkeypatch.setattr(diagkit._runtime, "recorder", rec)
     sim = ec.simulate_panel(n_units=300, n_periods=4, seed=1)
-    fit = ec.att_gt(sim.data, *COLS, biters=50, seed=1, backend="numpy")
+    fit = ec.att_gt(sim.data, *COLS, biters=50, random_state=1, backend="numpy")
     ec.aggte(fit, "dynamic")
     for stage in (
         "att_gt.prepare",
@@ -151,8 +155,8 @@ def test_stages_are_marked_with_diagkit_ranges(monkeypatch):
 def test_wald_test_rejects_when_pretrends_differ():
     sim = ec.simulate_panel(n_units=3000, n_periods=6, covariates=True, seed=1)
     # Without x, the covariate-driven trend shows up as pre-treatment "effects".
-    unadjusted = ec.att_gt(sim.data, *COLS, boot=False, backend="numpy")
-    adjusted = ec.att_gt(sim.data, *COLS, covariates=["x"], boot=False, backend="numpy")
+    unadjusted = ec.att_gt(sim.data, *COLS, bstrap=False, backend="numpy")
+    adjusted = ec.att_gt(sim.data, *COLS, xformla=["x"], bstrap=False, backend="numpy")
     assert unadjusted.wald.pvalue < 1e-4
     assert adjusted.wald.pvalue > 0.01
     assert math.isfinite(adjusted.wald.statistic)

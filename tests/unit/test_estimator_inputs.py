@@ -20,7 +20,7 @@ def _panel(n_units: int = 300, seed: int = 0, covariates: bool = False) -> dict[
 
 
 def _fit(data, **kw):
-    kw.setdefault("boot", False)
+    kw.setdefault("bstrap", False)
     kw.setdefault("backend", "numpy")
     return ec.att_gt(data, *COLS, **kw)
 
@@ -110,7 +110,7 @@ def test_small_cohort_gives_warning_and_nan_cells():
         pytest.warns(ec.PanelDataWarning, match=r"groups are small.*4 \(1 units\)"),
         pytest.warns(ec.NumericWarning, match=r"NaN for \d+ cells, overlap violated"),
     ):
-        fit = _fit(d, covariates=["x"])
+        fit = _fit(d, xformla=["x"])
     bad = fit.group == 4
     assert np.isnan(fit.att[bad]).all() and np.isnan(fit.se[bad]).all()
     assert np.isfinite(fit.att[~bad]).all()
@@ -129,7 +129,7 @@ def test_too_few_comparison_units_for_the_regression():
         g[u * 4 : u * 4 + 4] = 2
     d["first_treat"] = g
     with pytest.warns(ec.PanelDataWarning) as record:
-        fit = _fit(d, covariates=["x"], est_method="reg")
+        fit = _fit(d, xformla="~x", est_method="reg")
     text = " | ".join(str(w.message) for w in record)
     assert "groups are small" in text and "0 (1 units)" in text
     assert "too few comparison units" in text
@@ -149,12 +149,12 @@ def test_collinear_and_nearly_collinear_covariates():
     d = _panel(n_units=600, covariates=True)
     d["x2"] = 2.0 * d["x"] + 1.0
     with pytest.warns(ec.PanelDataWarning, match="singular outcome-regression design"):
-        fit = _fit(d, covariates=["x", "x2"])
+        fit = _fit(d, xformla=["x", "x2"])
     assert np.isnan(fit.att).all()
     noise = np.random.default_rng(99).standard_normal(600)
     d["x2"] = d["x"] + 1e-5 * np.repeat(noise, 4)
     with pytest.warns(ec.NumericWarning, match="near-singular"):
-        fit = _fit(d, covariates=["x", "x2"])
+        fit = _fit(d, xformla=["x", "x2"])
     assert np.isfinite(fit.att).all()
 
 
@@ -177,7 +177,7 @@ def test_extreme_propensity_scores_are_trimmed_and_counted():
         with pytest.warns(
             ec.NumericWarning, match=r"6 comparison units with p >= 0\.995 given zero"
         ):
-            fit = ec.att_gt(d, *COLS, covariates=["x"], boot=False, backend=backend)
+            fit = ec.att_gt(d, *COLS, xformla=["x"], bstrap=False, backend=backend)
         assert fit.diagnostics[:, 4].tolist() == [3.0, 3.0]
         assert np.isfinite(fit.att).all()
 
@@ -216,4 +216,4 @@ def test_clean_run_emits_no_warnings():
     d = _panel(n_units=2000, covariates=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _fit(d, covariates=["x"], boot=True, biters=100, seed=1)
+        _fit(d, xformla=["x"], bstrap=True, biters=100, random_state=1)

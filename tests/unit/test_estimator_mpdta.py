@@ -60,7 +60,7 @@ def mpdta() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def fit(mpdta):
     return ec.att_gt(
-        mpdta, "lemp", "year", "countyreal", "first.treat", boot=False, backend="numpy"
+        mpdta, "lemp", "year", "countyreal", "first.treat", bstrap=False, backend="numpy"
     )
 
 
@@ -71,7 +71,7 @@ def test_cells_match_r(fit):
     np.testing.assert_array_equal(_round(fit.att), ref[:, 2])
     np.testing.assert_array_equal(_round(fit.se), ref[:, 3])
     assert fit.n == 500
-    assert fit.inf_func.shape == (500, 12)
+    assert fit.inffunc.shape == (500, 12)
 
 
 def test_pretest_matches_r(fit):
@@ -125,8 +125,8 @@ def test_covariate_cells_match_r(mpdta):
         "year",
         "countyreal",
         "first.treat",
-        covariates=["lpop"],
-        boot=False,
+        xformla="~lpop",
+        bstrap=False,
         backend="numpy",
     )
     np.testing.assert_array_equal(_round(fit.att), R_CELLS_LPOP)
@@ -135,7 +135,9 @@ def test_covariate_cells_match_r(mpdta):
 def test_bootstrap_se_in_r_range(mpdta):
     # R's bootstrap SE for 2004/2004 falls between 0.0235 and 0.0248 across runs.
     ses = [
-        ec.att_gt(mpdta, "lemp", "year", "countyreal", "first.treat", seed=s, backend="numpy").se[0]
+        ec.att_gt(
+            mpdta, "lemp", "year", "countyreal", "first.treat", random_state=s, backend="numpy"
+        ).se[0]
         for s in range(3)
     ]
     assert all(0.0225 <= s <= 0.0258 for s in ses), ses
@@ -162,7 +164,7 @@ def test_methods_coincide_without_covariates(mpdta, fit):
             "countyreal",
             "first.treat",
             est_method=method,
-            boot=False,
+            bstrap=False,
             backend="numpy",
         )
         np.testing.assert_allclose(other.att, fit.att, rtol=1e-10, atol=1e-13)

@@ -22,7 +22,9 @@ def runs():
     out = []
     for seed in SEEDS:
         sim = ec.simulate_panel(n_units=800, n_periods=5, covariates=True, seed=seed)
-        fit = ec.att_gt(sim.data, *COLS, covariates=["x"], biters=400, seed=seed, backend="numpy")
+        fit = ec.att_gt(
+            sim.data, *COLS, xformla="~ x", biters=400, random_state=seed, backend="numpy"
+        )
         out.append((sim, fit))
     return out
 
@@ -54,19 +56,19 @@ def test_uniform_bands_cover_all_cells_jointly(runs):
     ]
     assert np.mean(joint) >= 0.85, np.mean(joint)
     # And they are genuinely wider than pointwise intervals.
-    assert all(fit.critical_value > 1.96 for _, fit in runs)
+    assert all(fit.crit_val > 1.96 for _, fit in runs)
 
 
 def test_aggregates_cover_truth(runs):
     hits_dyn, hits_simple, errors = [], [], []
     for sim, fit in runs:
-        dyn = ec.aggte(fit, "dynamic", boot=False)
+        dyn = ec.aggte(fit, "dynamic", bstrap=False)
         truth = np.array([sim.true_dynamic(int(e)) for e in dyn.egt])
         z = 1.959963984540054
         hits_dyn.append(
             _coverage(dyn.att_egt - z * dyn.se_egt, dyn.att_egt + z * dyn.se_egt, truth)
         )
-        simple = ec.aggte(fit, "simple", boot=False)
+        simple = ec.aggte(fit, "simple", bstrap=False)
         lo, hi = simple.overall_ci
         hits_simple.append(lo <= sim.true_simple() <= hi)
         errors.append(simple.overall_att - sim.true_simple())
@@ -81,11 +83,11 @@ def test_ignoring_the_covariate_is_biased_adjusting_is_not():
     truth = None
     for method in ("dr", "ipw", "reg"):
         fit = ec.att_gt(
-            sim.data, *COLS, covariates=["x"], est_method=method, boot=False, backend="numpy"
+            sim.data, *COLS, xformla=["x"], est_method=method, bstrap=False, backend="numpy"
         )
         truth = sim.true_att_cells(fit.group, fit.t)
         assert np.all(np.abs(fit.att - truth) < 4.5 * fit.se), method
-    naive = ec.att_gt(sim.data, *COLS, boot=False, backend="numpy")
+    naive = ec.att_gt(sim.data, *COLS, bstrap=False, backend="numpy")
     z = np.abs(naive.att - truth) / naive.se
     assert z.max() > 6  # the unadjusted estimate is far off in at least one cell
 
@@ -99,7 +101,7 @@ def test_no_covariate_designs_are_unbiased(control_group, base_period):
         *COLS,
         control_group=control_group,
         base_period=base_period,
-        boot=False,
+        bstrap=False,
         backend="numpy",
     )
     truth = sim.true_att_cells(fit.group, fit.t)

@@ -14,7 +14,6 @@ import warnings
 
 import numpy as np
 
-import diagkit
 from estimator_core.backends.dispatch import current_backend, get_backend
 from estimator_core.bootstrap import (
     ZERO_SE,
@@ -23,7 +22,8 @@ from estimator_core.bootstrap import (
     sup_t_critical_value,
 )
 from estimator_core.errors import NumericWarning
-from estimator_core.results import AggteResult, ATTgtResult
+from estimator_core.results import AGGTEResult, MPResult
+from estimator_core.stages import stage
 from estimator_core.stats import norm_ppf
 
 TYPES = ("simple", "dynamic", "group", "calendar")
@@ -52,23 +52,24 @@ def _agg_if(
 
 
 def aggte(
-    result: ATTgtResult,
+    MP: MPResult,
     type: str = "group",
     balance_e: int | None = None,
     min_e: float = -math.inf,
     max_e: float = math.inf,
     na_rm: bool = False,
-    boot: bool | None = None,
+    bstrap: bool | None = None,
     biters: int | None = None,
     cband: bool | None = None,
-    alpha: float | None = None,
-    seed: int | None = None,
+    alp: float | None = None,
+    random_state: int | None = None,
     backend: str | None = None,
-) -> AggteResult:
+) -> AGGTEResult:
     """Aggregate group-time effects: "simple", "dynamic" (event study), "group" or "calendar".
 
-    ``boot``, ``biters``, ``cband`` and ``alpha`` default to the values used in
-    ``att_gt``; the default seed is the att_gt seed plus one, so an aggregation
+    ``MP`` is the result of ``att_gt`` (R's and moderndid's name for it).
+    ``bstrap``, ``biters``, ``cband`` and ``alp`` default to the values used in
+    ``att_gt``; the default ``random_state`` is att_gt's plus one, so an aggregation
     is reproducible whenever the estimate is. ``balance_e`` keeps only cohorts
     observed for that many periods after treatment; ``min_e`` / ``max_e``
     limit event times. ``backend=None`` follows :func:`use_backend` when a block
@@ -76,63 +77,61 @@ def aggte(
     """
     if type not in TYPES:
         raise ValueError(f"type must be one of {TYPES}, got {type!r}")
-    boot = result.boot if boot is None else bool(boot)
-    biters = result.biters if biters is None else int(biters)
-    cband = result.cband if cband is None else bool(cband)
-    alpha = result.alpha if alpha is None else float(alpha)
-    with diagkit.range(f"aggte.{type}"):
-        keys, est, infs, overall, overall_if = _aggregate(
-            result, type, balance_e, min_e, max_e, na_rm
-        )
-    n = result.n
+    bstrap = MP.bstrap if bstrap is None else bool(bstrap)
+    biters = MP.biters if biters is None else int(biters)
+    cband = MP.cband if cband is None else bool(cband)
+    alp = MP.alp if alp is None else float(alp)
+    with stage(f"aggte.{type}"):
+        keys, est, infs, overall, overall_if = _aggregate(MP, type, balance_e, min_e, max_e, na_rm)
+    n = MP.n
     columns = np.column_stack([infs, overall_if]) if infs.size else overall_if[:, None]
     se = np.sqrt(np.sum(columns**2, axis=0)) / n
-    crit = norm_ppf(1.0 - alpha / 2.0)
+    crit = norm_ppf(1.0 - alp / 2.0)
     uniform = False
-    if boot:
-        if seed is None:
-            seed = new_seed() if result.seed is None else result.seed + 1
-        with diagkit.range("aggte.bootstrap"):
+    if bstrap:
+        if random_state is None:
+            random_state = new_seed() if MP.random_state is None else MP.random_state + 1
+        with stage("aggte.bootstrap"):
             res = multiplier_bootstrap(
                 columns,
                 biters=biters,
-                seed=seed,
-                backend=get_backend(_bootstrap_backend(backend, result)),
-                weights=result.boot_weights,
-                alpha=alpha,
+                random_state=random_state,
+                backend=get_backend(_bootstrap_backend(backend, MP)),
+                weights=MP.boot_weights,
+                alp=alp,
             )
         se = res.se
         if cband and infs.size:
             # The band covers the per-key effects only, not the overall one in the last column.
             m = infs.shape[1]
-            band = sup_t_critical_value(res.draws[:, :m], res.se[:m] * math.sqrt(n), alpha)
-            crit, uniform = _checked_band(band, alpha)
+            band = sup_t_critical_value(res.draws[:, :m], res.se[:m] * math.sqrt(n), alp)
+            crit, uniform = _checked_band(band, alp)
     se = np.where(se > ZERO_SE, se, np.nan)
-    return AggteResult(
+    return AGGTEResult(
         type=type,
         overall_att=float(overall),
         overall_se=float(se[-1]),
         egt=keys,
         att_egt=est,
         se_egt=se[:-1],
-        critical_value=float(crit),
-        inf_func=overall_if,
-        inf_func_egt=infs,
-        alpha=alpha,
+        crit_val_egt=float(crit),
+        inf_function=overall_if,
+        inf_function_egt=infs,
+        alp=alp,
         cband=cband,
         uniform_band=uniform,
-        boot=boot,
-        seed=seed if boot else None,
+        bstrap=bstrap,
+        random_state=random_state if bstrap else None,
         min_e=min_e,
         max_e=max_e,
         balance_e=balance_e,
-        control_group=result.control_group,
-        est_method=result.est_method,
-        anticipation=result.anticipation,
+        control_group=MP.control_group,
+        est_method=MP.est_method,
+        anticipation=MP.anticipation,
     )
 
 
-def _bootstrap_backend(backend: str | None, result: ATTgtResult) -> str:
+def _bootstrap_backend(backend: str | None, result: MPResult) -> str:
     # "auto" would pick Numba for an estimate the caller ran on NumPy, and compiling the
     # bootstrap kernel costs seconds the caller chose not to spend; every backend draws the
     # same weights and their sums agree to rounding, so following the estimate costs nothing.
@@ -142,8 +141,8 @@ def _bootstrap_backend(backend: str | None, result: ATTgtResult) -> str:
     return result.backend if chosen == "auto" else chosen
 
 
-def _checked_band(crit: float, alpha: float) -> tuple[float, bool]:
-    z = norm_ppf(1.0 - alpha / 2.0)
+def _checked_band(crit: float, alp: float) -> tuple[float, bool]:
+    z = norm_ppf(1.0 - alp / 2.0)
     if not math.isfinite(crit):
         warnings.warn(
             "simultaneous critical value is NaN (standard errors are NA); reporting pointwise bands",
@@ -168,7 +167,7 @@ def _checked_band(crit: float, alpha: float) -> tuple[float, bool]:
 
 
 def _aggregate(
-    result: ATTgtResult,
+    result: MPResult,
     type_: str,
     balance_e: int | None,
     min_e: float,
@@ -176,7 +175,7 @@ def _aggregate(
     na_rm: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
     """Keys, per-key estimates and influence functions (n x keys), overall estimate and its IF."""
-    group, t, att, inf = result.group, result.t, result.att, result.inf_func
+    group, t, att, inf = result.group, result.t, result.att, result.inffunc
     glist = result.glist
     if na_rm:
         ok = np.isfinite(att)
