@@ -23,3 +23,9 @@ def is_own_file(path: str) -> bool:
 def is_target_file(path: str) -> bool:
     """A file of the code diagkit runs inside the program before and after the program's own."""
     return path.startswith(TARGET_DIR + os.sep)
+
+
+def real_path(path: str) -> str:
+    """``path`` with its links resolved, so that two names of one file compare equal; the
+    names compile() gives code that has no file (``<string>``, ``<frozen os>``) stay."""
+    return os.path.realpath(path) if path and not path.startswith("<") else path

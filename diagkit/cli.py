@@ -9,7 +9,7 @@ import sys
 import click
 
 from diagkit import __version__
-from diagkit.errors import DiagError
+from diagkit.errors import DiagError, ExitCode
 
 
 class _LazyGroup(click.Group):
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Abort:
         _say("diag: aborted")
-        return 130
+        return ExitCode.SIGINT
     except click.ClickException as exc:
         # click's own usage errors: keep them to one line plus the hint it gives.
         msg = exc.format_message()
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         _say(f"diag: error: {msg}{hint}")
         return exc.exit_code
-    return rv if isinstance(rv, int) else 0
+    return int(rv) if isinstance(rv, int) else ExitCode.OK
 
 
 def _say(line: str) -> None:

@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from diagkit.collectors.sampled_time import is_library_file, program_frames, weighted_samples
+from diagkit.collectors.sample_stacks import is_library_file, program_frames, weighted_samples
+from diagkit.model.flame import FlameFunction, FlameTree
 
 MAX_NODES = 15_000
 # Below this share of all samples a node is under a third of a pixel on a wide screen.
 MIN_SHARE = 1 / 4000
 
 
-def flame_tree(speedscope: dict[str, Any], max_nodes: int = MAX_NODES) -> dict[str, Any]:
-    """The merged tree in preorder: ``funcs`` [name, file, line, kind] and parallel
-    ``func``/``value``/``depth`` lists (node 0 is the root, "all samples")."""
+def flame_tree(speedscope: dict[str, Any], max_nodes: int = MAX_NODES) -> FlameTree:
+    """The merged tree in preorder (node 0 is the root, "all samples")."""
     frames: list[dict[str, Any]] = speedscope.get("shared", {}).get("frames", [])
     funcs: list[list[Any]] = [["all samples", "", 0, "root"]]
     func_ids: dict[tuple[str, str, str], int] = {}
@@ -95,7 +95,7 @@ def _flatten(
     node_kids: list[dict[int, int] | None],
     funcs: list[list[Any]],
     max_nodes: int,
-) -> dict[str, Any]:
+) -> FlameTree:
     total = node_value[0]
     cutoff = max(1, int(total * MIN_SHARE))
     while True:
@@ -117,11 +117,11 @@ def _flatten(
         cutoff *= 2
     used = sorted(set(out_f))
     remap = {old: new for new, old in enumerate(used)}
-    return {
-        "total": total,
-        "pruned_below": cutoff if cutoff > 1 else 0,
-        "funcs": [funcs[i] for i in used],
-        "func": [remap[f] for f in out_f],
-        "value": out_v,
-        "depth": out_d,
-    }
+    return FlameTree(
+        total=total,
+        pruned_below=cutoff if cutoff > 1 else 0,
+        functions=[FlameFunction(*funcs[i]) for i in used],
+        func=[remap[f] for f in out_f],
+        value=out_v,
+        depth=out_d,
+    )

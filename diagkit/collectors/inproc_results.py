@@ -17,6 +17,7 @@ from diagkit.model.report import (
     RangeStat,
     WarningRecord,
 )
+from diagkit.target.event_kinds import EventKind
 
 
 @dataclass
@@ -47,14 +48,14 @@ def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
     jit_ready = False
     for ev in events:
         k = ev.get("k")
-        if k == "start":
+        if k == EventKind.START:
             res.start_ns = ev["t"]
             cpu = ev.get("cpu")
             if isinstance(cpu, list) and len(cpu) == 2:
                 res.start_cpu = (float(cpu[0]), float(cpu[1]))
-        elif k == "exit":
+        elif k == EventKind.EXIT:
             res.exit_code = ev.get("code")
-        elif k == "exception":
+        elif k == EventKind.EXCEPTION:
             res.exception = ExceptionInfo(
                 type=ev["type"],
                 message=ev["message"],
@@ -63,31 +64,31 @@ def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
                 line=ev.get("line", 0),
                 function=ev.get("function", ""),
             )
-        elif k == "warning":
+        elif k == EventKind.WARNING:
             key = (ev["category"], ev["message"], ev["file"], ev["line"])
             warnings_seen.setdefault(key, WarningRecord(*key, count=1, first_t=sec(ev["t"])))
-        elif k == "warning_counts":
+        elif k == EventKind.WARNING_COUNTS:
             counted = True
             for cat, msg, f, ln, count, first, capped in ev["counts"]:
                 rec = warnings_seen.setdefault(
                     (cat, msg, f, ln), WarningRecord(cat, msg, f, ln, 1, sec(first))
                 )
                 rec.count, rec.capped = count, bool(capped)
-        elif k == "ranges":
+        elif k == EventKind.RANGES:
             for name, start, end, tid, depth, *still_open in ev["events"]:
                 res.ranges.events.append(
                     RangeEvent(name, sec(start), sec(end), tid, depth, bool(still_open))
                 )
-        elif k == "range_stats":
+        elif k == EventKind.RANGE_STATS:
             range_stats = ev["stats"]
             res.ranges.events_dropped = ev.get("dropped", 0)
-        elif k == "jit_ready":
+        elif k == EventKind.JIT_READY:
             jit_ready = True
             res.jit.numba_version = ev.get("version", "")
-        elif k == "jit_unavailable":
+        elif k == EventKind.JIT_UNAVAILABLE:
             res.jit.available = False
             res.jit.unavailable_reason = ev.get("reason", "")
-        elif k == "compile":
+        elif k == EventKind.COMPILE:
             res.jit.compiles.append(
                 JitCompile(
                     function=ev["function"],
@@ -98,15 +99,15 @@ def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
                     ok=ev.get("ok", True),
                 )
             )
-        elif k == "jit_cache":
+        elif k == EventKind.JIT_CACHE:
             jit_cache = {name: (h, m) for name, h, m in ev["stats"]}
-        elif k == "modules":
+        elif k == EventKind.MODULES:
             res.modules = ev["modules"]
-        elif k == "bad_target":
+        elif k == EventKind.BAD_TARGET:
             res.bad_target = ev["message"]
         elif k in _NOTES:
             res.notes.append(_NOTES[k].format_map(defaultdict(str, ev)))
-        elif k == "end":
+        elif k == EventKind.END:
             res.finished = True
     res.numerics.warnings = sorted(warnings_seen.values(), key=lambda w: -w.count)
     res.numerics.total = sum(w.count for w in res.numerics.warnings)
@@ -118,11 +119,11 @@ def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
 
 
 _NOTES = {
-    "collector_error": "in-process collector {where} failed inside the program and was stopped "
+    EventKind.COLLECTOR_ERROR: "in-process collector {where} failed inside the program and was stopped "
     "there; its records are incomplete ({error})",
-    "channel_reopened": "the program closed or reused diag's channel descriptor (fd {fd}); "
+    EventKind.CHANNEL_REOPENED: "the program closed or reused diag's channel descriptor (fd {fd}); "
     "diag reopened its file and wrote nothing into the program's",
-    "stack_file_refused": "no stack file for diag dump's signal fallback: {reason}",
+    EventKind.STACK_FILE_REFUSED: "no stack file for diag dump's signal fallback: {reason}",
 }
 
 

@@ -17,6 +17,8 @@ import re
 import struct
 from typing import Any
 
+from diagkit.render.units import fmt_bytes
+
 # CPython's object header and PyTypeObject field offsets (64-bit, stable since 3.8).
 _OB_TYPE = 8
 _OB_SIZE = 16
@@ -158,7 +160,7 @@ def _array(mem: _Memory, addr: int, type_name: str) -> str | None:
         dtype = f"{letter}{itemsize // unit}" if itemsize else letter
     else:
         return None
-    size = f", {_fmt_bytes(count * itemsize)}" if itemsize else ""
+    size = f", {fmt_bytes(count * itemsize)}" if itemsize else ""
     return f"<{type_name} shape={shape} dtype={dtype}{size}>"
 
 
@@ -173,12 +175,3 @@ def _itemsize_from_strides(mem: _Memory, addr: int, nd: int) -> int:
     else:
         return 0
     return max(0, mem.i64(mem.u64(addr + _ARR_STRIDES) + 8 * axis))
-
-
-def _fmt_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psutil
 
@@ -69,13 +69,16 @@ def process_facts(
         facts.rss = mem.rss if mem is not None else 0
         facts.threads = _read(facts, "threads", proc.num_threads, 0)
         facts.open_fds = _read(facts, "open fds", proc.num_fds, None)
-        files = _read(facts, "open files", proc.open_files, [])
+        files: list[Any] = _read(facts, "open files", proc.open_files, [])
         facts.open_files = [f.path for f in files[:MAX_OPEN_FILES]]
     if before is not None and after is not None and after.t > before.t:
         shared = [tid for tid in after.cpu if tid in before.cpu]
         used = sum(after.cpu[t] - before.cpu[t] for t in shared)
         facts.cpu_share = max(0.0, used) / (after.t - before.t)
-    for child in _read(facts, "children", lambda: proc.children(recursive=True), []):
+    children: list[psutil.Process] = _read(
+        facts, "children", lambda: proc.children(recursive=True), []
+    )
+    for child in children:
         try:
             cmd = " ".join(child.cmdline())
             facts.children.append(ChildProcess(child.pid, child.name(), cmd, is_python(child)))

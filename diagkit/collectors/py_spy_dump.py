@@ -17,6 +17,7 @@ from typing import Any
 
 from diagkit.collectors.ptrace_access import describe_tracers, may_ptrace
 from diagkit.collectors.sampler import PERMISSION_HINT, QUIET_ENV, find_py_spy
+from diagkit.errors import DiagError, NotPython, TargetBusy, TargetRefused
 from diagkit.model.report import StackFrame, StacksSection, ThreadStack
 
 LOCAL_REPR_MAX = 200
@@ -26,6 +27,7 @@ RETRY_DELAYS_S = (0.02, 0.05, 0.1, 0.2, 0.3)
 HELD = "py-spy could not pause"
 _DENIED = re.compile(r"permission|Operation not permitted|EPERM|EACCES", re.I)
 _PAUSE = re.compile(r"Failed to suspend|ESRCH", re.I)
+_NO_PYTHON = "Failed to find python version"  # py-spy's words for a process without Python
 
 
 def py_spy_dump(
@@ -35,30 +37,34 @@ def py_spy_dump(
     show_locals: bool = False,
     timeout: float = 10.0,
     idents: dict[int, int] | None = None,
+    failures: list[DiagError] | None = None,
 ) -> StacksSection:
-    """``idents``, where given, gains each thread's pthread id -> native thread id."""
+    """``idents``, where given, gains each thread's pthread id -> native thread id;
+    ``failures`` gains, when the stacks cannot be had, the error of that kind (a refusal,
+    another tracer, no Python in the process) whose message is ``unavailable_reason``."""
     exe = find_py_spy()
     sec = StacksSection(source="py-spy dump", pid=pid)
     if exe is None:
         sec.available, sec.unavailable_reason = False, "py-spy is not on PATH"
-        return sec
+        return _failed(sec, DiagError(sec.unavailable_reason), failures)
     cmd = [exe, "dump", "--pid", str(pid), "--json"]
     if native:
         cmd.append("--native")
     if show_locals:
         cmd.append("--locals")
     try:
-        stdout = _answer(pid, cmd, timeout, sec)
+        answer = _answer(pid, cmd, timeout, sec)
     except subprocess.TimeoutExpired:
         sec.available, sec.unavailable_reason = False, f"py-spy dump took over {timeout:.0f} s"
-        return sec
-    if stdout is None:
-        return sec
+        return _failed(sec, DiagError(sec.unavailable_reason), failures)
+    if isinstance(answer, DiagError):
+        sec.available, sec.unavailable_reason = False, answer.message
+        return _failed(sec, answer, failures)
     try:
-        data = json.loads(stdout)
+        data = json.loads(answer)
     except json.JSONDecodeError:
         sec.available, sec.unavailable_reason = False, "py-spy dump printed no JSON"
-        return sec
+        return _failed(sec, DiagError(sec.unavailable_reason), failures)
     if show_locals:
         from diagkit.collectors.locals_summary import summarise_locals
 
@@ -73,9 +79,17 @@ def py_spy_dump(
     return sec
 
 
-def _answer(pid: int, cmd: list[str], timeout: float, sec: StacksSection) -> str | None:
-    """py-spy's JSON, retried while another tracer holds the process; None (and ``sec``
-    unavailable, saying why) when it cannot be had."""
+def _failed(
+    sec: StacksSection, failure: DiagError, failures: list[DiagError] | None
+) -> StacksSection:
+    if failures is not None:
+        failures.append(failure)
+    return sec
+
+
+def _answer(pid: int, cmd: list[str], timeout: float, sec: StacksSection) -> str | DiagError:
+    """py-spy's JSON, retried while another tracer holds the process; else why it cannot
+    be had, as the error of its kind."""
     started, held, tries = time.monotonic(), "", 0
     for delay in (*RETRY_DELAYS_S, 0.0):
         tries += 1
@@ -98,9 +112,7 @@ def _answer(pid: int, cmd: list[str], timeout: float, sec: StacksSection) -> str
                     "it was read without pausing it: a stack may mix two moments"
                 )
                 return stdout
-    sec.available = False
-    sec.unavailable_reason = _failure(pid, stderr, code, tries, time.monotonic() - started, held)
-    return None
+    return _failure(pid, stderr, code, tries, time.monotonic() - started, held)
 
 
 def _run_py_spy(cmd: list[str], timeout: float) -> tuple[int, str, str]:
@@ -144,14 +156,15 @@ def _worth_retrying(pid: int, stderr: str) -> bool:
     return bool(_DENIED.search(said) or _PAUSE.search(said)) and may_ptrace(pid) is True
 
 
-def _failure(pid: int, stderr: str, code: int, tries: int, spent: float, held: str) -> str:
+def _failure(pid: int, stderr: str, code: int, tries: int, spent: float, held: str) -> DiagError:
     said = _said(stderr)
     access = may_ptrace(pid)
     if not (_DENIED.search(said) or _PAUSE.search(said)) or access is None:
         # access is None once the process is gone: it did not refuse anything
-        return f"py-spy dump failed: {said or 'exit ' + str(code)}"
+        failed = f"py-spy dump failed: {said or 'exit ' + str(code)}"
+        return NotPython(failed) if _NO_PYTHON in said else DiagError(failed)
     if access is False:
-        return f"py-spy was refused access to pid {pid}: {PERMISSION_HINT}"
+        return TargetRefused(f"py-spy was refused access to pid {pid}: {PERMISSION_HINT}")
     held = held or describe_tracers(pid)
     why = (
         f"another tracer holds it ({held})"
@@ -161,7 +174,7 @@ def _failure(pid: int, stderr: str, code: int, tries: int, spent: float, held: s
     )
     if not held:
         why += f" (py-spy: {said[-160:]})"
-    return f"{HELD} pid {pid} in {tries} tries over {spent:.1f} s: {why}"
+    return TargetBusy(f"{HELD} pid {pid} in {tries} tries over {spent:.1f} s: {why}")
 
 
 def _thread(t: dict[str, Any]) -> ThreadStack:

@@ -1,69 +1,26 @@
-"""Turn py-spy's speedscope samples into the report's function and line tables (a pure transform)."""
+"""py-spy's speedscope samples as the report's time section: the function and line tables, the
+flame tree and the hot lines' source (read from the program's files while they are there)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import linecache
-import os
-import sysconfig
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
+from diagkit.collectors.flame_tree import flame_tree
+from diagkit.collectors.hot_source import source_listings
 from diagkit.collectors.idle_frames import is_waiting
-from diagkit.collectors.own_frames import is_diagkit, program_end, program_start
+from diagkit.collectors.sample_stacks import is_library_file, program_frames, weighted_samples
 from diagkit.collectors.sampler import SamplerResult, find_py_spy, py_spy_version
 from diagkit.model.report import FunctionTime, LineTime, ThreadTime, TimeSection
 
 if TYPE_CHECKING:
     from diagkit.model.report import Report
 
-_LIB_DIRS = tuple(
-    os.path.realpath(p) + os.sep
-    for p in {
-        sysconfig.get_paths()["stdlib"],
-        sysconfig.get_paths()["purelib"],
-        sysconfig.get_paths()["platlib"],
-    }
-)
 TOP_FUNCTIONS = 40
 HOT_FUNCTIONS_FOR_LINES = 5
 LINES_PER_FUNCTION = 12
-
-
-@functools.cache
-def is_library_file(path: str) -> bool:
-    """Standard library, site-packages, diagkit itself, or not a Python file: not the user's code.
-
-    diagkit counts as a library even when installed editable: its import hooks wrap the
-    program's imports, and those frames must not be taken for the program's hot lines.
-    """
-    if not path.endswith(".py") or is_diagkit(path):
-        return True
-    real = os.path.realpath(path)
-    return real.startswith(_LIB_DIRS) or "site-packages" in real or "dist-packages" in real
-
-
-def program_frames(frs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The program's part of a stack (root first, a suffix of it), or [] for diag's own work.
-
-    The same cut as every stacks section (see ``own_frames``): at the bootstrap's
-    ``run_program``, and below py-spy's per-process frames; diag's signal handler on
-    top of the program is cut off.
-    """
-    named = [(fr.get("name") or "", fr.get("file") or "") for fr in frs]
-    start = program_start(named)
-    return [] if start is None else frs[start : program_end(named, start)]
-
-
-def weighted_samples(profile: dict[str, Any], rate: int) -> list[tuple[list[int], float]]:
-    """A thread's stacks with the seconds each stands for (py-spy writes 1/rate; a run
-    whose sampling slowed down carries each phase's own interval)."""
-    samples = profile.get("samples", [])
-    weights = profile.get("weights") or []
-    if len(weights) != len(samples):
-        weights = [1.0 / rate] * len(samples)
-    return list(zip(samples, weights, strict=True))
 
 
 def time_section(
@@ -220,6 +177,9 @@ def section_from_sampler(
     source = f"py-spy {version} record, {rates}, {mode}{blocking}{how}"
     sec = time_section(data, rate=rate, sampled_s=wall, source=source, idle=idle)
     _name_main_thread(sec, sampled.pid)
+    tree = flame_tree(data)  # of every sample, idle ones too: the page's flame graph
+    sec.flame = tree if tree.total else None
+    sec.sources = source_listings(sec)
     if sampled.slow_rate:
         sec.slow_rate_hz, sec.slow_after_s = sampled.slow_rate, slow_after_s
     elif sampled.slow_failed and wall > slow_after_s + 0.5:

@@ -17,6 +17,7 @@ from pathlib import Path
 from diagkit.collectors.ptrace_access import describe_tracers, may_ptrace
 from diagkit.collectors.speedscope_merge import write_merged
 from diagkit.collectors.threads import REFUSED, start_daemon
+from diagkit.errors import DiagError, TargetBusy, TargetRefused
 
 _SAMPLING = re.compile(r"Sampling process (\d+) times a second")
 _TOTALS = re.compile(r"Samples: (\d+) Errors: (\d+)")
@@ -106,6 +107,8 @@ class PySpySampler:
         self._stopping = False
         self._switcher: threading.Thread | None = None
         self._slow_problem = ""  # why the slower py-spy never started, where diag knows
+        # Why py-spy failed, as the error of its kind: TargetRefused, TargetBusy or DiagError.
+        self.failure: DiagError | None = None
 
     def command(self, rate: int | None = None, output: Path | None = None) -> list[str]:
         cmd = [
@@ -214,17 +217,28 @@ class PySpySampler:
         return [line for lines in self._phase_lines for line in lines]
 
     def _explain_failure(self) -> str:
+        self.failure = self._failure()
+        return self.failure.message
+
+    def _failure(self) -> DiagError:
         text = " ".join(line.removeprefix("py-spy>").strip() for line in self._lines() if line)
         access = may_ptrace(self.pid)  # None once the process is gone: it refused nothing
         if access is not None and re.search(r"permission|EPERM|not permitted|ptrace", text, re.I):
             if access is False:
-                return f"py-spy was refused access to pid {self.pid}: {PERMISSION_HINT}"
+                return TargetRefused(
+                    f"py-spy was refused access to pid {self.pid}: {PERMISSION_HINT}"
+                )
             # The kernel lets diag trace it: advice about permissions would send the user
             # after a problem they do not have.
             held = describe_tracers(self.pid)
             busy = f"another tracer holds it ({held})" if held else "diag may trace it"
-            return f"py-spy failed on pid {self.pid}, not for want of permission ({busy}): {text[-300:]}"
-        return f"py-spy failed: {text[-300:] or 'exit status ' + str(self._proc and self._proc.returncode)}"
+            kind = TargetBusy if held else DiagError
+            return kind(
+                f"py-spy failed on pid {self.pid}, not for want of permission ({busy}): {text[-300:]}"
+            )
+        return DiagError(
+            f"py-spy failed: {text[-300:] or 'exit status ' + str(self._proc and self._proc.returncode)}"
+        )
 
     def stop_now(self) -> SamplerResult:
         """Stop sampling a target that keeps running (attach mode): py-spy stops by itself only

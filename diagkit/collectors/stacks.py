@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 
 from diagkit.collectors.own_frames import program_start
 from diagkit.collectors.py_spy_dump import py_spy_dump
+from diagkit.errors import DiagError
 from diagkit.model.report import StackFrame, StacksSection, ThreadStack
 from diagkit.target import stackfile
 
@@ -108,15 +109,23 @@ def parse_faulthandler(text: str) -> list[ThreadStack]:
     return threads
 
 
-def dump_stacks(pid: int, *, idents: dict[int, int] | None = None, **kw: Any) -> StacksSection:
+def dump_stacks(
+    pid: int,
+    *,
+    idents: dict[int, int] | None = None,
+    failures: list[DiagError] | None = None,
+    **kw: Any,
+) -> StacksSection:
     """py-spy first; when it is refused or fails, the faulthandler path if the process has one.
 
     Threads are named by native id (as py-spy and /proc name them) wherever that can
     be known, and diag's own frames are cut off. ``idents`` (pthread id -> native id)
     carries what py-spy said about the process's threads from one dump to the next.
+    ``failures`` gains why py-spy could not dump, as the error of its kind; a section
+    that is unavailable says the same in words.
     """
     idents = {} if idents is None else idents
-    sec = py_spy_dump(pid, idents=idents, **kw)
+    sec = py_spy_dump(pid, idents=idents, failures=failures, **kw)
     if not sec.available:
         fallback = faulthandler_dump(pid)
         if not fallback.available:

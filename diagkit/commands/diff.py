@@ -8,13 +8,14 @@ from pathlib import Path
 
 import click
 
-from diagkit.commands.common import REPORT_FILE, console, load_report
+from diagkit.commands.common import console, load_report
 from diagkit.commands.options import FiniteFloat, FolderPath
 from diagkit.compare.changes import Change, DiffOptions, DiffResult, diff_reports
 from diagkit.compare.code_paths import portable_argv
+from diagkit.errors import ExitCode
 from diagkit.model.report import Report
+from diagkit.model.store import REPORT
 
-EXIT_REGRESSION = 1
 SHOWN = 25
 
 
@@ -97,7 +98,7 @@ def diff(
             + (f" (and {len(result.unfinished) - 1} more)" if len(result.unfinished) > 1 else ""),
             err=True,
         )
-        return EXIT_REGRESSION
+        return ExitCode.FAILED
     if over:
         worst = over[0]
         click.echo(
@@ -105,14 +106,14 @@ def diff(
             f"{worst.kind} {worst.name} {_pct(worst)}",
             err=True,
         )
-        return EXIT_REGRESSION
-    return 0
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def _load_side(path: Path) -> list[Report]:
     """One report, or every report in the folders directly inside ``path``."""
-    if path.is_dir() and not (path / REPORT_FILE).exists():
-        runs = sorted(p for p in path.iterdir() if (p / REPORT_FILE).is_file())
+    if path.is_dir() and not (path / REPORT).exists():
+        runs = sorted(p for p in path.iterdir() if (p / REPORT).is_file())
         if runs:
             return [_load(p) for p in runs]
     return [_load(path)]
@@ -138,8 +139,8 @@ def _delta(c: Change) -> str:
 
 def _print(base: Path, new: Path, a: Report, b: Report, result: DiffResult) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
+    from diagkit.render.terminal.table_fit import Column, table
     from diagkit.render.units import fmt_s
 
     con = console()
@@ -165,22 +166,8 @@ def _print(base: Path, new: Path, a: Report, b: Report, result: DiffResult) -> N
         if not rows:
             con.print(f"[bold]{title}[/]: nothing above the noise")
             continue
-        tab = Table(
-            box=None,
-            pad_edge=False,
-            header_style="bold dim",
-            title_justify="left",
-            title=f"[bold]{title}[/] ({len(rows)})",
-        )
-        for col, just in (
-            ("change", "right"),
-            ("", "right"),
-            ("vs rest", "right"),
-            ("base → new", "right"),
-            ("kind", "left"),
-            ("what", "left"),
-        ):
-            tab.add_column(col, justify=just)  # type: ignore[arg-type]
+        numbers = (Column(h, "number") for h in ("change", "", "vs rest", "base → new"))
+        tab = table([*numbers, Column("kind"), Column("what")], f"[bold]{title}[/] ({len(rows)})")
         for c in rows[:SHOWN]:
             what = escape(c.name) + (f" [dim]{escape(c.where)}[/]" if c.where else "")
             rest = "" if c.vs_rest is None else f"{c.vs_rest * 100:+.0f}%"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from diagkit.commands.options import seconds
-from diagkit.errors import DiagError
+from diagkit.errors import DiagError, ExitCode, TargetGone
 
 if TYPE_CHECKING:
     import psutil
@@ -69,8 +69,8 @@ def dump(
 
     # The CPU window before the first dump opens now and runs while the rest of diag loads.
     early = {pid: read_threads(pid)} if pid is not None else {}
+    from diagkit.collectors import pid_checks
     from diagkit.dumping.rounds import DumpOptions, dump_rounds
-    from diagkit.run import pid_checks
 
     if pid is not None:
         primary = [pid_checks.open_target(pid)]
@@ -80,7 +80,7 @@ def dump(
         primary, others = pid_checks.find_by_name(pattern)
         notes = [_skipped(others)] if others else []
         if not primary:
-            raise DiagError(f"no Python process matches --name {pattern!r}", pid_checks.EXIT_GONE)
+            raise TargetGone(f"no Python process matches --name {pattern!r}")
     targets = [(p, 0) for p in primary]
     if children:
         seen = {p.pid for p in primary}
@@ -99,18 +99,17 @@ def dump(
     result.interrupted, result.rounds = rounds.interrupted, rounds.taken
     _print(result, as_json)
     if rounds.interrupted:
-        return 130  # as an interrupted program's; the dumps taken are printed above
+        return ExitCode.SIGINT  # as an interrupted program's; the dumps taken are printed above
     failed = [d for d in mains if d.exit_code]
     # With --name the others were dumped: the failures are in the output, not fatal.
     if failed and pattern is None:
         _fail(failed[0])
-    return 0
+    return ExitCode.OK
 
 
 def _fail(d: Dumped) -> None:
-    if d.result.exited:
-        raise DiagError(f"pid {d.result.pid} {d.result.exited}", d.exit_code)
-    raise DiagError(d.result.error, d.exit_code)
+    assert d.failure is not None
+    raise d.failure
 
 
 def _skipped(others: list[psutil.Process]) -> str:
@@ -127,16 +126,9 @@ def _name(proc: psutil.Process) -> str:
 
 
 def _result(done: list[Dumped], opts: DumpOptions, notes: list[str]) -> DumpResult:
-    from datetime import UTC, datetime
+    from diagkit.run.header import Header
 
-    from diagkit import __version__
-    from diagkit.model.dump import DUMP_SCHEMA_VERSION, DumpResult
-
-    result = DumpResult(
-        schema_version=DUMP_SCHEMA_VERSION,
-        diagkit_version=__version__,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        command=["diag", *sys.argv[1:]],
+    result = Header(["diag", *sys.argv[1:]]).dump_result(
         repeat=opts.repeat,
         interval_s=opts.interval if opts.repeat > 1 else 0.0,
         processes=[d.result for d in done],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,12 +9,14 @@ from typing import TYPE_CHECKING
 import click
 
 from diagkit.commands.options import FolderPath, seconds
-from diagkit.deep.command import deep_request, plan_deep
-from diagkit.errors import DiagError
+from diagkit.errors import BadTarget, DiagError
 from diagkit.run import stop_signals
+from diagkit.run.deep_plan import deep_request, plan_deep
 from diagkit.run.folders import default_out_dir, prepare_out_dir
-from diagkit.run.launch import FAST_RATE, SLOW_RATE, Launch, ProfileOptions
+from diagkit.run.launch import Launch, ProfileOptions
 from diagkit.run.progress import Progress, drop_output
+from diagkit.run.sampling import FAST_RATE, SLOW_RATE, SamplingOptions
+from diagkit.run.targets import resolve_target
 
 if TYPE_CHECKING:
     from diagkit.model.report import Report
@@ -158,24 +159,27 @@ def profile(
     Every word after SCRIPT or -m MODULE is the program's, as with python: put diag's
     options before it."""
     deep_req = deep_request(deep, lines, memory_lines, no_jit, attach=pid is not None)
-    # An explicit --rate holds throughout; by default the rate halves after the first seconds.
-    rates = (rate, 0) if rate else (FAST_RATE, SLOW_RATE)
+    sampling = SamplingOptions(
+        # An explicit --rate holds throughout; by default the rate halves after the first seconds.
+        rate=rate or FAST_RATE,
+        slow_rate=0 if rate else SLOW_RATE,
+        native=native,
+        subprocesses=subprocesses,
+        idle=idle,
+        nonblocking=nonblocking,
+    )
     if gpu and (pid is not None or duration is not None):
         raise DiagError("--gpu traces inside a program diag starts; it cannot attach to --pid")
     if pid is not None or duration is not None:
         return _attach(
             pid,
             duration,
-            module,
-            target_args,
-            timeout,
-            out,
-            rates,
-            native,
-            subprocesses,
-            idle,
-            nonblocking,
-            quiet,
+            sampling,
+            out=out,
+            quiet=quiet,
+            module=module,
+            target_args=target_args,
+            timeout=timeout,
         )
     kind, target, args = resolve_target(module, list(target_args))
     deep_plan = plan_deep(deep_req, kind, target, quiet) if deep_req else None
@@ -187,19 +191,14 @@ def profile(
         target=target,
         args=args,
         out_dir=out_dir,
-        rate=rates[0],
-        slow_rate=rates[1],
-        native=native,
-        subprocesses=subprocesses,
-        idle=idle,
-        nonblocking=nonblocking,
+        sampling=sampling,
         timeout=timeout,
         command=["diag", *sys.argv[1:]],
     )
     contribute = None
     if gpu:
-        from diagkit.commands.gpu_trace import GPU_COLLECTOR, gpu_contributor
         from diagkit.gpu.plan import gpu_plan
+        from diagkit.gpu.session import GPU_COLLECTOR, gpu_contributor
 
         plan = gpu_plan(out_dir, use_nsys=False)
         opts.extra_env.update(plan.env())
@@ -210,7 +209,7 @@ def profile(
     stops = stop_signals.install()  # before the child exists: no signal may orphan it
     launch = Launch(opts)
     stops.watch(launch.child, lambda: launch.t0_ns != 0)
-    from diagkit.commands.common import finish, save_report
+    from diagkit.run.finish import finish, save_report
     from diagkit.run.session import run_profile
 
     progress = Progress()
@@ -227,9 +226,9 @@ def profile(
             deep_plan.run(report, opts)
     finally:
         progress.close()
-    if report.outcome.detail.startswith("bad target: "):
+    if report.outcome.bad_target:
         save_report(report, out_dir)
-        raise DiagError(report.outcome.detail.removeprefix("bad target: "), exit_code=2)
+        raise BadTarget(report.outcome.bad_target)
     status = finish(report, out_dir, None if quiet else lambda folder: _render(report, folder))
     return stops.exit_status(status)  # told to stop by SIGTERM or SIGHUP at any point: 128+N
 
@@ -254,19 +253,17 @@ def _render(report: Report, folder: Path | None) -> None:
 def _attach(
     pid: int | None,
     duration: float | None,
+    sampling: SamplingOptions,
+    *,
+    out: Path | None,
+    quiet: bool,
     module: str | None,
     target_args: tuple[str, ...],
     timeout: float | None,
-    out: Path | None,
-    rates: tuple[int, int],
-    native: bool,
-    subprocesses: bool,
-    idle: bool,
-    nonblocking: bool,
-    quiet: bool,
 ) -> int:
-    from diagkit.commands.common import finish
+    """``--pid``; a program to start (``module``, ``target_args``) and ``timeout`` are refused."""
     from diagkit.run.attach_session import AttachOptions, run_attached
+    from diagkit.run.finish import finish
 
     if pid is None:
         raise DiagError("--duration goes with --pid (to stop a program diag starts, use --timeout)")
@@ -279,12 +276,7 @@ def _attach(
         pid=pid,
         out_dir=out_dir,
         duration=duration,
-        rate=rates[0],
-        slow_rate=rates[1],
-        native=native,
-        subprocesses=subprocesses,
-        idle=idle,
-        nonblocking=nonblocking,
+        sampling=sampling,
         command=["diag", *sys.argv[1:]],
     )
     progress = Progress()
@@ -293,25 +285,3 @@ def _attach(
     finally:
         progress.close()
     return finish(report, out_dir, None if quiet else lambda folder: _render(report, folder))
-
-
-def resolve_target(module: str | None, rest: list[str]) -> tuple[str, str, list[str]]:
-    if module is not None:
-        if not module or module.startswith("-"):
-            raise DiagError(f"-m needs a module name, got {module!r}")
-        return "module", module, rest
-    if not rest:
-        raise DiagError("nothing to profile: give a script (diag profile script.py) or -m module")
-    script, args = rest[0], rest[1:]
-    if script.startswith("-"):
-        raise DiagError(f"unknown option {script!r} (see 'diag profile --help')")
-    path = Path(script)
-    if path.is_dir():
-        if (path / "__main__.py").exists():
-            return "script", script, args  # python runs a directory's __main__.py
-        raise DiagError(f"{script} is a directory, not a Python script")
-    if not path.exists():
-        raise DiagError(f"{script}: no such file")
-    if not os.access(path, os.R_OK):
-        raise DiagError(f"{script}: not readable")
-    return "script", script, args

@@ -23,6 +23,7 @@ from typing import Any
 
 from diagkit.deep.config import DeepConfig, redirect_output
 from diagkit.target.channel import Channel
+from diagkit.target.event_kinds import EventKind
 
 POLL_S = 0.005
 GROWTH = 1.2  # a new snapshot once the traced total is 20% above the last one
@@ -82,7 +83,7 @@ class PeakWatcher:
         rows = (
             raw
             if raw is not None
-            else [(0, tr.size, tr.traceback._frames, 0) for tr in snap.traces]
+            else [(0, tr.size, tr.traceback._frames, 0) for tr in snap.traces]  # type: ignore[attr-defined]
         )
         for row in rows:
             size, frames = row[1], row[2]
@@ -132,7 +133,7 @@ def start(channel: Channel) -> Callable[[], None]:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         channel.emit(
-            "deep_alloc",
+            EventKind.DEEP_ALLOC,
             frames=frames,
             peak=peak,
             snapshot_bytes=watcher.best,

@@ -10,7 +10,6 @@ any of the program's code.
 from __future__ import annotations
 
 import ast
-import os
 import tokenize
 import types
 from dataclasses import dataclass
@@ -34,10 +33,6 @@ class CodeInfo:
     @property
     def key(self) -> tuple[str, int, str]:
         return (self.file, self.first, self.qualname)
-
-
-def real(path: str) -> str:
-    return os.path.realpath(path) if path and not path.startswith("<") else path
 
 
 @cache

@@ -16,12 +16,12 @@ import __future__
 
 import builtins
 import importlib.machinery
-import os
 import sys
 import types
 from collections.abc import Callable
 from typing import Any
 
+from diagkit._paths import real_path
 from diagkit.deep.config import Key
 
 _FUTURE_FLAGS = 0
@@ -76,7 +76,7 @@ class CodePatcher:
 
     def patch(self, code: types.CodeType) -> types.CodeType:
         """``code`` with every target code object inside it swapped (``code`` itself when none)."""
-        path = _real(code.co_filename)
+        path = real_path(code.co_filename)
         if path not in self.files:
             return code
         try:
@@ -104,11 +104,11 @@ class CodePatcher:
         """Targets in modules imported before the program started: swap their functions' code."""
         for mod in list(sys.modules.values()):
             f = getattr(mod, "__file__", None)
-            if not f or _real(f) not in self.files:
+            if not f or real_path(f) not in self.files:
                 continue
             for obj in _functions(vars(mod)):
                 code = obj.__code__
-                key = (_real(code.co_filename), code.co_firstlineno, code.co_qualname)
+                key = (real_path(code.co_filename), code.co_firstlineno, code.co_qualname)
                 if key in self.keys:
                     self.seen.add(key)
                     obj.__code__ = self.swap(code, key)
@@ -128,7 +128,3 @@ def _functions(namespace: dict[str, Any], seen: set[int] | None = None) -> list[
         if isinstance(value, types.FunctionType):
             out.append(value)
     return out
-
-
-def _real(path: str) -> str:
-    return os.path.realpath(path) if path and not path.startswith("<") else path

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from diagkit.deep.codeindex import real
+from diagkit._paths import real_path
 from diagkit.deep.results import PstatsKey, pstats_key_for, real_keys
 from diagkit.deep.targets import is_user_file
 from diagkit.model.report import Outcome, TimeSection
@@ -106,7 +106,7 @@ def divergence(
     total = max((v[3] for v in stats.values()), default=0.0)
     unsampled = []
     for (file, line, name), v in stats.items():
-        k = (real(file), line, name)
+        k = (real_path(file), line, name)
         if file == "~" or not is_user_file(file) or k in seen or total <= 0:
             continue
         if v[3] / total >= UNSAMPLED_SHARE:

@@ -6,9 +6,9 @@ import linecache
 import pstats
 from typing import Any
 
-from diagkit._paths import is_own_file
-from diagkit.collectors.sampled_time import is_library_file
-from diagkit.deep.codeindex import at_first_line, containing, index_file, real
+from diagkit._paths import is_own_file, real_path
+from diagkit.collectors.sample_stacks import is_library_file
+from diagkit.deep.codeindex import at_first_line, containing, index_file
 from diagkit.deep.targets import Target, is_user_file
 from diagkit.model.deep import (
     AllocFrame,
@@ -45,7 +45,7 @@ def is_harness(key: PstatsKey) -> bool:
     file, _, name = key
     if file == "~":
         return "_lsprof.Profiler" in name
-    return file.endswith(("runpy.py", "<frozen runpy>")) or is_own_file(real(file))
+    return file.endswith(("runpy.py", "<frozen runpy>")) or is_own_file(real_path(file))
 
 
 def load_pstats(path: str) -> dict[PstatsKey, Any]:
@@ -81,7 +81,7 @@ def _label(key: PstatsKey) -> str:
     file, line, name = key
     if file == "~":
         return name
-    info = at_first_line(real(file), line, name)
+    info = at_first_line(real_path(file), line, name)
     return info.qualname if info is not None else name
 
 
@@ -121,7 +121,7 @@ def _edges(rows: list[tuple[PstatsKey, int, float]]) -> list[CallEdge]:
 
 def pstats_key_for(name: str, file: str, line: int) -> PstatsKey | None:
     """The cProfile key of the function the sampled pass calls ``name`` at ``file:line``."""
-    info = containing(real(file), name, line)
+    info = containing(real_path(file), name, line)
     if info is None:
         return None
     return (info.file, info.first, info.name)
@@ -129,7 +129,7 @@ def pstats_key_for(name: str, file: str, line: int) -> PstatsKey | None:
 
 def real_keys(stats: dict[PstatsKey, Any]) -> dict[PstatsKey, PstatsKey]:
     """cProfile keys by real path (the program may have run a script by a relative name)."""
-    return {(real(f), ln, n): (f, ln, n) for f, ln, n in stats if f != "~"}
+    return {(real_path(f), ln, n): (f, ln, n) for f, ln, n in stats if f != "~"}
 
 
 # --- line_profiler ----------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def line_profiles(
 ) -> list[LineProfile]:
     rows: dict[tuple[str, int, str], list[list[int]]] = {}
     for f, first, name, lines in (ev or {}).get("functions", []):
-        rows[(real(f), first, name)] = lines
+        rows[(real_path(f), first, name)] = lines
     out = []
     for t in targets:
         prof = LineProfile(
@@ -179,7 +179,8 @@ def memory_line_profiles(
     targets: list[Target], ev: dict[str, Any] | None, seen: set[tuple[str, int, str]]
 ) -> list[MemoryLineProfile]:
     rows = {
-        (real(f), first, name): lines for f, first, name, lines in (ev or {}).get("functions", [])
+        (real_path(f), first, name): lines
+        for f, first, name, lines in (ev or {}).get("functions", [])
     }
     out = []
     for t in targets:
@@ -216,7 +217,7 @@ def alloc_section(ev: dict[str, Any] | None, t0_ns: int) -> AllocSection:
         return sec
     sites: dict[tuple[str, int], AllocSite] = {}
     for frames, size, count in ev["groups"]:
-        if frames and is_own_file(real(frames[0][0])):
+        if frames and is_own_file(real_path(frames[0][0])):
             continue  # the watcher's own snapshot work
         file, line, origin = _site(frames)
         site = sites.get((file, line))
@@ -244,7 +245,7 @@ def _complete(frames: list[list[Any]], stack: list[list[Any]]) -> list[list[Any]
     name = _function_at(file, line).rsplit(".", 1)[-1]
     for i in range(len(stack) - 1, -1, -1):
         f, _, co_name = stack[i]
-        if real(f) == real(file) and co_name == name:
+        if real_path(f) == real_path(file) and co_name == name:
             return [[sf, sl] for sf, sl, _ in stack[:i]] + frames
     return frames
 
@@ -266,7 +267,7 @@ def _function_at(file: str, line: int) -> str:
     if is_library_file(file) and not file.endswith(".py"):
         return ""
     best = None
-    for info in index_file(real(file)):
+    for info in index_file(real_path(file)):
         if info.first <= line <= info.last and (best is None or info.first >= best.first):
             best = info
     return best.qualname if best is not None else ""

@@ -20,9 +20,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from diagkit._paths import is_own_file
-from diagkit.collectors.sampled_time import is_library_file, weighted_samples
-from diagkit.deep.codeindex import CodeInfo, containing, index_file, real
+from diagkit._paths import is_own_file, real_path
+from diagkit.collectors.sample_stacks import is_library_file, weighted_samples
+from diagkit.deep.codeindex import CodeInfo, containing, index_file
 from diagkit.model.report import TimeSection
 
 HOT_LIMIT = 3
@@ -60,7 +60,7 @@ def main_file(kind: str, target: str) -> str | None:
     """The file the program starts in: the script, or the module's own file for ``-m``."""
     if kind == "script":
         path = os.path.join(target, "__main__.py") if os.path.isdir(target) else target
-        return real(path)
+        return real_path(path)
     return find_module_file(target, [os.getcwd(), *sys.path[1:]])
 
 
@@ -74,7 +74,7 @@ def find_module_file(name: str, path: list[str]) -> str | None:
     """A module's source file, found the way import would find it, without running any package."""
     spec = _find_spec(name, path)
     origin = spec.origin if spec is not None else None
-    return real(origin) if origin and origin.endswith(".py") else None
+    return real_path(origin) if origin and origin.endswith(".py") else None
 
 
 def _find_spec(name: str, path: list[str]) -> importlib.machinery.ModuleSpec | None:
@@ -138,7 +138,7 @@ def _resolve_one(
         file = home
         label = os.path.basename(home) if home else target
     elif where.endswith(".py") or os.sep in where:
-        file = real(where) if os.path.isfile(where) else None
+        file = real_path(where) if os.path.isfile(where) else None
         label = where
         if file is None:
             return [], f"{option} {spec}: no such file {where}"
@@ -197,7 +197,7 @@ def is_user_file(path: str) -> bool:
     """The program's own code: not the standard library, site-packages or diag itself."""
     if not path or is_library_file(path):
         return False
-    return not is_own_file(real(path))
+    return not is_own_file(real_path(path))
 
 
 def user_own_seconds(speedscope: dict[str, Any]) -> dict[tuple[str, str], float]:
@@ -232,7 +232,7 @@ def hot_targets(
         picked = sorted(user, key=lambda f: -f.total_s)[:1]
     out: list[Target] = []
     for f in picked:
-        info = containing(real(f.file), f.name, f.line)
+        info = containing(real_path(f.file), f.name, f.line)
         if info is not None:
             out.append(_target(info, "hot in the sampled pass"))
     return out
@@ -241,7 +241,7 @@ def hot_targets(
 def jitted_targets(time: TimeSection, extra_files: list[str]) -> list[Target]:
     """Numba-decorated functions of the user files the sampled pass saw (for ``--no-jit``)."""
     files = dict.fromkeys(
-        [real(f.file) for f in time.functions if f.kind == "python" and is_user_file(f.file)]
+        [real_path(f.file) for f in time.functions if f.kind == "python" and is_user_file(f.file)]
         + extra_files
     )
     found = [i for f in files for i in index_file(f) if i.jitted]

@@ -18,14 +18,14 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from diagkit._paths import real_path
 from diagkit.deep.codepatch import CodePatcher
 from diagkit.deep.config import DeepConfig, Key, redirect_output
 from diagkit.deep.memlines import MemoryLines
 from diagkit.deep.threadtrace import ThreadTracers, claim_tool_id
+from diagkit.model.store import LPROF, PSTATS
 from diagkit.target.channel import Channel
-
-PSTATS = "profile.pstats"
-LPROF = "profile.lprof"
+from diagkit.target.event_kinds import EventKind
 
 
 class _Holder:
@@ -108,7 +108,7 @@ def _line_profiler(wrap: bool) -> Any:
     from line_profiler import LineProfiler
 
     claim_tool_id(LineProfiler)
-    return LineProfiler(wrap_trace=wrap) if wrap else LineProfiler()
+    return LineProfiler(wrap_trace=wrap) if wrap else LineProfiler()  # type: ignore[call-arg]
 
 
 def _flush(
@@ -121,15 +121,15 @@ def _flush(
 ) -> None:
     pstats_path = os.path.join(channel.folder, PSTATS)
     _dump_merged(profiles, pstats_path)
-    channel.emit("deep_pstats", path=pstats_path)
-    channel.emit("deep_seen", keys=sorted(seen))
+    channel.emit(EventKind.DEEP_PSTATS, path=pstats_path)
+    channel.emit(EventKind.DEEP_SEEN, keys=sorted(seen))
     if lp is not None:
         timings = _line_timings(lp, registered)
         lprof_path = os.path.join(channel.folder, LPROF)
         _write_lprof(lprof_path, timings, lp.timer_unit)
         ns = lp.timer_unit * 1e9
         channel.emit(
-            "deep_lines",
+            EventKind.DEEP_LINES,
             lprof=lprof_path,
             functions=[
                 [f, first, name, [[ln, hits, int(t * ns)] for ln, hits, t in rows]]
@@ -138,10 +138,10 @@ def _flush(
         )
     if mem is not None:
         channel.emit(
-            "deep_memory_lines",
+            EventKind.DEEP_MEMORY_LINES,
             functions=[
                 [
-                    _real(code.co_filename),
+                    real_path(code.co_filename),
                     code.co_firstlineno,
                     code.co_qualname,
                     [[ln, *rec] for ln, rec in sorted(table.items())],
@@ -149,7 +149,7 @@ def _flush(
                 for code, table in mem.stats.items()
             ],
         )
-    channel.emit("deep_jitted", keys=_jitted())
+    channel.emit(EventKind.DEEP_JITTED, keys=_jitted())
 
 
 def _dump_merged(profiles: list[cProfile.Profile], path: str) -> None:
@@ -207,9 +207,5 @@ def _jitted() -> list[Key]:
             if isinstance(value, Dispatcher):
                 code = getattr(value.py_func, "__code__", None)
                 if code is not None:
-                    found.add((_real(code.co_filename), code.co_firstlineno, code.co_qualname))
+                    found.add((real_path(code.co_filename), code.co_firstlineno, code.co_qualname))
     return sorted(found)
-
-
-def _real(path: str) -> str:
-    return os.path.realpath(path) if path and not path.startswith("<") else path

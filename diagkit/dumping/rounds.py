@@ -14,21 +14,21 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from diagkit.collectors.pid_checks import describe, gone, refusal_message
 from diagkit.collectors.process_facts import process_facts
-from diagkit.collectors.py_spy_dump import HELD
 from diagkit.collectors.stacks import dump_stacks, native_thread_ids
 from diagkit.collectors.thread_cpu import ThreadCpu, cpu_shares, read_threads
 from diagkit.dumping.verdict import process_summary, thread_verdicts
+from diagkit.errors import (
+    DiagError,
+    ExitCode,
+    NotPython,
+    TargetBusy,
+    TargetGone,
+    TargetRefused,
+)
 from diagkit.model.dump import ProcessDump
 from diagkit.model.report import StacksSection
-from diagkit.run.pid_checks import (
-    EXIT_BUSY,
-    EXIT_GONE,
-    EXIT_REFUSED,
-    describe,
-    gone,
-    refusal_message,
-)
 
 CPU_WINDOW_S = 0.1
 PARALLEL = 4
@@ -45,15 +45,19 @@ class DumpOptions:
 
 @dataclass
 class Dumped:
-    """One process's dumps, and the exit status its failure calls for (0: none)."""
+    """One process's dumps, and the error its failure calls for (None: none)."""
 
     proc: psutil.Process
     result: ProcessDump
-    exit_code: int = 0
+    failure: DiagError | None = None
     _before: ThreadCpu | None = None
     _done: bool = False
     _idents: dict[int, int] = field(default_factory=dict)  # pthread id -> native id (py-spy)
     _cpu: list[tuple[ThreadCpu | None, ThreadCpu]] = field(default_factory=list)  # per dump
+
+    @property
+    def exit_code(self) -> int:
+        return ExitCode.OK if self.failure is None else self.failure.exit_code
 
 
 @dataclass
@@ -100,26 +104,37 @@ def dump_rounds(
 def _round(live: list[Dumped], k: int, opts: DumpOptions, start: float) -> None:
     readings = [read_threads(i.proc.pid) for i in live]
 
-    def one(item: Dumped) -> StacksSection:
-        return dump_stacks(
-            item.proc.pid, native=opts.native, show_locals=opts.show_locals, idents=item._idents
+    def one(item: Dumped) -> tuple[StacksSection, list[DiagError]]:
+        failures: list[DiagError] = []
+        sec = dump_stacks(
+            item.proc.pid,
+            native=opts.native,
+            show_locals=opts.show_locals,
+            idents=item._idents,
+            failures=failures,
         )
+        return sec, failures
 
     if len(live) == 1:
-        sections = [one(live[0])]
+        answers = [one(live[0])]
     else:
         from concurrent.futures import ThreadPoolExecutor  # 6 ms to import: only when needed
 
         with ThreadPoolExecutor(min(PARALLEL, len(live))) as pool:
-            sections = list(pool.map(one, live))
-    for item, after, sec in zip(live, readings, sections, strict=True):
+            answers = list(pool.map(one, live))
+    for item, after, (sec, failures) in zip(live, readings, answers, strict=True):
         if not sec.available:
-            _failed(item, sec, k, opts.repeat)
+            _failed(
+                item,
+                failures[-1] if failures else DiagError(sec.unavailable_reason),
+                k,
+                opts.repeat,
+            )
             continue
         try:
             sec.process = process_facts(item.proc, item._before, after)
         except psutil.Error:
-            _failed(item, sec, k, opts.repeat)
+            _failed(item, DiagError(""), k, opts.repeat)
             continue
         sec.taken_t = after.t - start
         item._cpu.append((item._before, after))
@@ -151,7 +166,9 @@ def _same_ids(item: Dumped) -> None:
             th.name = names.get(th.thread_id, th.name)
 
 
-def _failed(item: Dumped, sec: StacksSection, k: int, repeat: int) -> None:
+def _failed(item: Dumped, why: DiagError, k: int, repeat: int) -> None:
+    """``why``: what kept the stacks or the facts from being read, as the error of its kind;
+    the process's own error says the same of this process."""
     item._done = True
     if gone(item.proc):
         item.result.exited = (
@@ -159,18 +176,19 @@ def _failed(item: Dumped, sec: StacksSection, k: int, repeat: int) -> None:
             if k == 0
             else f"exited during the dumps (after {k} of {repeat})"
         )
-        item.exit_code = EXIT_GONE
+        item.failure = TargetGone(f"pid {item.proc.pid} {item.result.exited}")
         return
-    reason = sec.unavailable_reason
-    if "refused access" in reason:
-        item.result.error, item.exit_code = refusal_message(item.proc), EXIT_REFUSED
-    elif reason.startswith(HELD):
-        item.result.error, item.exit_code = f"{describe(item.proc)}: {reason}", EXIT_BUSY
-    elif "Failed to find python version" in reason:
-        item.result.error = f"{describe(item.proc)} is not a Python process (py-spy found no Python interpreter in it)"
-        item.exit_code = EXIT_GONE
+    if isinstance(why, TargetRefused):
+        item.failure = TargetRefused(refusal_message(item.proc))
+    elif isinstance(why, TargetBusy):
+        item.failure = TargetBusy(f"{describe(item.proc)}: {why.message}")
+    elif isinstance(why, NotPython):
+        item.failure = NotPython(
+            f"{describe(item.proc)} is not a Python process (py-spy found no Python interpreter in it)"
+        )
     else:
-        item.result.error, item.exit_code = f"{describe(item.proc)}: {reason}", EXIT_GONE
+        item.failure = TargetGone(f"{describe(item.proc)}: {why.message}")
+    item.result.error = item.failure.message
 
 
 def _conclude(item: Dumped) -> None:

@@ -22,9 +22,7 @@ from diagkit.gpu.nsys import run as nsys_run
 from diagkit.gpu.nsys import sqlite as nsys_sqlite
 from diagkit.gpu.target import inprocess
 from diagkit.model.gpu import GpuRange, GpuSection
-
-TRACE_BASE = "gpu-trace"
-INPROCESS_FILE = "gpu-inprocess.json"
+from diagkit.model.store import GPU_INPROCESS, GPU_TRACE_BASE
 
 
 @dataclass
@@ -37,11 +35,11 @@ class GpuPlan:
 
     @property
     def trace_base(self) -> Path:
-        return self.out_dir / TRACE_BASE
+        return self.out_dir / GPU_TRACE_BASE
 
     @property
     def inprocess_out(self) -> Path:
-        return self.out_dir / INPROCESS_FILE
+        return self.out_dir / GPU_INPROCESS
 
     def wrap(self, argv: list[str]) -> list[str]:
         if self.nsys is None:
@@ -59,7 +57,7 @@ class GpuPlan:
         host = inprocess.read_result(self.inprocess_out, t0_ns)
         files: dict[str, str] = {}
         if host.available or self.inprocess_out.exists():
-            files["gpu in-process results"] = INPROCESS_FILE
+            files["gpu in-process results"] = GPU_INPROCESS
         if self.nsys is None:
             host.notes[:0] = self.notes
             return host, files

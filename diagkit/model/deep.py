@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from diagkit.model.kinds import DeepPassName
+
 
 @dataclass
 class DeepPass:
     """One instrumented run of the program after the sampled one."""
 
-    name: str  # "tracers" | "memory"
+    name: DeepPassName
     tools: list[str]
     wall_s: float
     outcome: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from diagkit.model.kinds import Verdict
 from diagkit.model.report import StacksSection
 from diagkit.model.serde import from_dict, to_dict
 
@@ -28,7 +29,7 @@ class ThreadVerdict:
 
     thread_id: int
     name: str
-    verdict: str
+    verdict: Verdict
     text: str
     function: str = ""
     file: str = ""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from diagkit.model.kinds import GpuWarningKind, RangeStyle
+
 
 @dataclass
 class GpuDurationStats:
@@ -107,7 +109,7 @@ class GpuRange:
     """
 
     name: str  # "domain:message" outside the default domain, as nsys writes it
-    style: str  # PushPop | StartEnd
+    style: RangeStyle
     time: GpuDurationStats  # host time
     share: float
     domain: str = ""
@@ -166,7 +168,7 @@ class GpuMemory:
 
 @dataclass
 class GpuWarning:
-    kind: str  # small-transfers | gpu-idle | pageable-copies | records-dropped
+    kind: GpuWarningKind
     message: str
     range: str = ""
     count: int = 0

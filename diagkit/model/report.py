@@ -9,20 +9,23 @@ instead of being absent.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from diagkit.model.deep import DeepSection
+from diagkit.model.flame import FlameTree
 from diagkit.model.gpu import GpuSection
+from diagkit.model.kinds import CodeKind, OutcomeKind, TargetKind, Verdict
 from diagkit.model.serde import from_dict, to_dict
+from diagkit.model.source_listing import SourceListing
 
 # MAJOR.MINOR. A field added with a default is a new minor, which older diags still read;
 # a field renamed, removed or retyped is a new major, which they refuse (model/reading.py).
-SCHEMA_VERSION = "1.1"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_by_diag
+# A string field narrowed to the words diag has always written there (model/kinds.py) is
+# neither: every report, older or newer, reads as before. A word added to such a set is
+# a new major, since the diags before it refuse the word.
+SCHEMA_VERSION = "1.2"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_by_diag
+# 1.2: time.flame and time.sources, outcome.bad_target
 
 
 @dataclass
@@ -30,7 +33,7 @@ class Target:
     """What ran: the argv the program saw, where, and under which interpreter."""
 
     argv: list[str]
-    kind: str  # "script" | "module" | "attach"
+    kind: TargetKind
     cwd: str
     python: str
     pid: int = 0
@@ -48,9 +51,9 @@ class ExceptionInfo:
 
 @dataclass
 class Outcome:
-    """How the run ended. ``kind``: exit, exception, signal, timeout, interrupted, detached."""
+    """How the run ended (``kind``), and what diag exits with."""
 
-    kind: str
+    kind: OutcomeKind
     exit_code: int | None = None
     signal: int | None = None
     signal_name: str = ""
@@ -63,6 +66,8 @@ class Outcome:
     # The signal diag itself received that ended the run: SIGINT, SIGTERM or SIGHUP ("": none).
     diag_signal: str = ""
     killed_by_diag: bool = False  # the signal that killed the target was sent by diag
+    # Why the program named could not be started (no such script or module); "": it started.
+    bad_target: str = ""
 
     def ended_normally(self) -> bool:
         """Exit status 0, or a process diag only watched (attached) or a trace it imported."""
@@ -85,7 +90,7 @@ class FunctionTime:
     total_s: float
     own_share: float
     total_share: float
-    kind: str = "python"  # python | native
+    kind: CodeKind = "python"
     calls: int | None = None  # exact, from the --deep pass
 
 
@@ -139,6 +144,10 @@ class TimeSection:
     threads: list[ThreadTime] = field(default_factory=list)
     functions: list[FunctionTime] = field(default_factory=list)
     lines: list[LineTime] = field(default_factory=list)
+    # For the page, taken when the run is collected so a saved report needs no other file
+    # (a report before 1.2 has neither: its page shows the sampled lines alone).
+    flame: FlameTree | None = None
+    sources: list[SourceListing] = field(default_factory=list)
 
 
 @dataclass
@@ -296,7 +305,7 @@ class ThreadStack:
     cpu_s: float | None = None  # user+system CPU time of the thread so far
     cpu_share: float | None = None  # of one core, over the moments before this stack was taken
     # At a --timeout, against a dump taken ``StacksSection.compared_s`` earlier (dumping.verdict):
-    verdict: str = ""  # stuck, busy, moving, unchanged or started; "" when not compared
+    verdict: Verdict = ""  # "" when not compared
     own_frame: StackFrame | None = None  # the innermost frame of the program's own code
 
 
@@ -376,22 +385,3 @@ class Report:
     @classmethod
     def from_json(cls, text: str) -> Report:
         return from_dict(cls, json.loads(text))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp makes the file 0600; a report is an ordinary file, readable as the umask says.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        # A full disk keeps no half-written temporary file; the original error is the one to see.
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink(missing_ok=True)
-        raise

@@ -5,7 +5,8 @@ drift from the model: ``scripts/gen_schema.py`` writes it and a test compares.
 Loading checks every value against the hints, so a damaged or hand-edited file is
 refused with the field that is wrong instead of failing later in a renderer.
 Supported field types: str, int, float, bool, nested dataclasses, ``list[T]``,
-``dict[str, T]`` and ``T | None``.
+``dict[str, T]``, ``T | None`` and ``Literal`` of strings (a closed set of words,
+``model/kinds.py``: an ``enum`` in the schema).
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ def _loader(tp: Any) -> Loader:
         return _list(_loader(typing.get_args(tp)[0]))
     if origin is dict:
         return _dict(_loader(typing.get_args(tp)[1]))
+    if origin is typing.Literal:
+        return _literal(_words(tp))
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _dataclass(tp)
     if tp in _LOADERS:
@@ -143,6 +146,26 @@ def _dict(value: Loader) -> Loader:
         if not isinstance(data, dict):
             raise _wrong_type(data, "'object'")
         return {k: _at(k, value, v) for k, v in data.items()}
+
+    return load
+
+
+def _words(tp: Any) -> list[str]:
+    words = list(typing.get_args(tp))
+    if not all(type(w) is str for w in words):
+        raise TypeError(f"unsupported type in report model: {tp!r} (a Literal takes strings)")
+    return words
+
+
+def _literal(words: list[str]) -> Loader:
+    allowed = frozenset(words)
+
+    def load(data: Any) -> Any:
+        if not isinstance(data, str):
+            raise _wrong_type(data, "'string'")
+        if data not in allowed:
+            raise DataMismatch(f"{_short(data)} is not one of {words!r}")
+        return data
 
     return load
 
@@ -218,6 +241,8 @@ _LOADERS: dict[type, Loader] = {float: _float, int: _int, str: _str, bool: _bool
 def _expected(tp: Any) -> str:
     if tp in _PRIMITIVES:
         return repr("number" if tp is float else _PRIMITIVES[tp])
+    if typing.get_origin(tp) is typing.Literal:
+        return "'string'"
     return "'array'" if typing.get_origin(tp) is list else "'object'"
 
 
@@ -248,6 +273,9 @@ def _schema_for(tp: Any, defs: dict[str, Any], reading: bool) -> dict[str, Any]:
     if origin is dict:
         _, val = typing.get_args(tp)
         return {"type": "object", "additionalProperties": _schema_for(val, defs, reading)}
+    if origin is typing.Literal:
+        # The words alone: a "type" beside them would make two errors of one wrong value.
+        return {"enum": _words(tp)}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         name = tp.__name__
         if name not in defs:

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from diagkit.model.report import Report
-from diagkit.render.html.page import HTML_FILE, write_html
-from diagkit.render.perfetto import TRACE_FILE, write_trace
+from diagkit.model.store import HTML, TRACE
+from diagkit.render.html.page import write_html
+from diagkit.render.perfetto import write_trace
 
 
 def write_outputs(report: Report, out_dir: Path) -> list[Path]:
@@ -19,8 +20,8 @@ def write_outputs(report: Report, out_dir: Path) -> list[Path]:
     ``report.files`` (the caller saves report.json again); returns the files written."""
     written: list[Path] = []
     steps: list[tuple[str, str, Callable[[Report, Path], Path]]] = [
-        ("trace", TRACE_FILE, write_trace),
-        ("html", HTML_FILE, write_html),
+        ("trace", TRACE, write_trace),
+        ("html", HTML, write_html),
     ]
     for key, name, write in steps:
         report.files[key] = name  # the page lists the files, itself included

@@ -14,10 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from diagkit.errors import DiagError
-from diagkit.model.report import Report, write_atomic
+from diagkit.model.report import Report
+from diagkit.model.store import GPU_TRACKS, TRACE, ReportFolder, write_atomic
 
-TRACE_FILE = "profile.trace.json"
 MIB = 1024 * 1024
 # Synthetic thread ids for tracks that are not threads; far above any real Python ident map.
 NUMBA_TID = 1_000_001
@@ -177,26 +176,22 @@ def _instants(report: Report, pid: int) -> list[dict[str, Any]]:
 
 
 def _gpu(report: Report, pid: int, out_dir: Path | None, ev: list[dict[str, Any]]) -> str:
-    """GPU tracks from the report's Nsight Systems export, when it has one."""
+    """GPU tracks from the timeline read out of the report's Nsight Systems export, when it
+    has one (``store.GPU_TRACKS``, written when the export was summarized)."""
     # "gpu trace": an imported export; "nsys sqlite": one a gpu-trace or profile --gpu run made.
     name = report.files.get("gpu trace") or report.files.get("nsys sqlite") or ""
     if not name.endswith(".sqlite"):
         return ""
-    path = Path(name) if Path(name).is_absolute() or out_dir is None else out_dir / name
-    if not path.exists():
-        return f"{path}: not found; no GPU tracks"
-    from diagkit.gpu.nsys import sqlite as nsys_sqlite
-
-    try:
-        raw, _ = nsys_sqlite.read_trace(path)
-    except DiagError as exc:
-        return f"no GPU tracks: {exc.message}"
-    starts = [o.start for o in raw.ops] + [r.start for r in raw.ranges]
-    t0 = raw.window[0] if raw.window else min(starts, default=0)
-    kinds = sorted({o.kind for o in raw.ops})
+    tracks = ReportFolder(out_dir).gpu_tracks() if out_dir is not None else None
+    if tracks is None:
+        return f"no GPU tracks: the report folder has no {GPU_TRACKS}"
+    if tracks.problem:
+        return tracks.problem
+    t0 = tracks.t0_ns
+    kinds = sorted({o.kind for o in tracks.ops})
     for k in kinds:
         ev += _meta(pid, GPU_TIDS.get(k, 1_000_019), GPU_NAMES.get(k, f"GPU {k}"), 950)
-    for o in raw.ops:
+    for o in tracks.ops:
         args: dict[str, Any] = (
             {"bytes": o.bytes} if o.kind != "kernel" else {"grid": o.grid, "block": o.block}
         )
@@ -207,13 +202,13 @@ def _gpu(report: Report, pid: int, out_dir: Path | None, ev: list[dict[str, Any]
                 "cat": f"gpu.{o.kind}",
                 "pid": pid,
                 "tid": GPU_TIDS.get(o.kind, 1_000_019),
-                "ts": (o.start - t0) / 1e3,
-                "dur": (o.end - o.start) / 1e3,
+                "ts": (o.start_ns - t0) / 1e3,
+                "dur": (o.end_ns - o.start_ns) / 1e3,
                 "args": args,
             }
         )
     threads: dict[int, int] = {}
-    for r in sorted(raw.ranges, key=lambda r: (r.start, r.start - r.end)):
+    for r in sorted(tracks.ranges, key=lambda r: (r.start_ns, r.start_ns - r.end_ns)):
         tid = threads.setdefault(r.thread, 1_000_100 + len(threads))
         ev.append(
             {
@@ -222,16 +217,16 @@ def _gpu(report: Report, pid: int, out_dir: Path | None, ev: list[dict[str, Any]
                 "cat": "nvtx",
                 "pid": pid,
                 "tid": tid,
-                "ts": (r.start - t0) / 1e3,
-                "dur": (r.end - r.start) / 1e3,
+                "ts": (r.start_ns - t0) / 1e3,
+                "dur": (r.end_ns - r.start_ns) / 1e3,
             }
         )
     for thread, tid in threads.items():
         ev += _meta(pid, tid, f"NVTX thread {thread & 0xFFFFFF}", 960)
-    return f"GPU tracks from {path}, timed from its window start"
+    return f"GPU tracks from {tracks.source}, timed from its window start"
 
 
-def write_trace(report: Report, out_dir: Path, name: str = TRACE_FILE) -> Path:
+def write_trace(report: Report, out_dir: Path, name: str = TRACE) -> Path:
     path = out_dir / name
     write_atomic(path, json.dumps(trace_events(report, out_dir), separators=(",", ":")))
     return path

@@ -24,35 +24,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from diagkit._paths import BOOTSTRAP_MAIN
-from diagkit.collectors.sampler import PySpySampler
 from diagkit.collectors.threads import start_daemon
+from diagkit.model.kinds import LaunchKind
+from diagkit.model.store import SPEEDSCOPE
 from diagkit.run import proctree
+from diagkit.run.sampling import SamplingOptions
 from diagkit.target import fds
 
-SPEEDSCOPE = "profile.speedscope.json"
 TERM_GRACE_S = 3.0
-# diag profile's default schedule: 200 Hz holds a 2-second script's shares within ~3 points
-# (100 Hz scatters by ~4). py-spy pauses the target for each sample (~0.1-0.3 ms on a
-# 2-core VM: 2-6% of the run at 200 Hz), so after 2 s, when enough samples are in, half
-# the rate halves that cost while the shares of a long run still gain precision.
-FAST_RATE = 200
-SLOW_RATE = 100
-SLOW_AFTER_S = 2
 
 
 @dataclass
 class ProfileOptions:
-    kind: str  # "script" | "module"
+    kind: LaunchKind
     target: str
     args: list[str]
     out_dir: Path
-    rate: int = FAST_RATE
-    slow_rate: int = 0  # after slow_after_s (0: ``rate`` throughout)
-    slow_after_s: int = SLOW_AFTER_S
-    native: bool = False
-    subprocesses: bool = False
-    idle: bool = False
-    nonblocking: bool = False
+    sampling: SamplingOptions = field(default_factory=SamplingOptions)
     timeout: float | None = None
     command: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -179,16 +167,9 @@ class Launch:
         self.child = Child(argv, env, passed)
         os.close(go_r)
         os.close(ready_w)
-        self.sampler = PySpySampler(
+        self.sampler = opts.sampling.sampler(
             self.child.pid,
             self.channel / SPEEDSCOPE,
-            rate=opts.rate,
-            native=opts.native,
-            subprocesses=opts.subprocesses,
-            idle=opts.idle,
-            nonblocking=opts.nonblocking,
-            slow_rate=opts.slow_rate,
-            slow_after_s=opts.slow_after_s,
             alive=lambda: not self.child.exited.is_set(),
         )
         self.sampling = opts.sample and self.handshake

@@ -10,37 +10,32 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from diagkit import __version__
 from diagkit.collectors import stacks
 from diagkit.collectors.environment import DistributionIndex, environment_section
 from diagkit.collectors.inproc_results import parse_events
 from diagkit.collectors.rss import RssSampler
-from diagkit.collectors.sampled_time import section_from_sampler
 from diagkit.collectors.sampler import SamplerResult
 from diagkit.collectors.thread_cpu import read_threads
 from diagkit.dumping.verdict import is_library_frame, is_python_frame, thread_verdicts
 from diagkit.model.report import (
-    SCHEMA_VERSION,
     EnvironmentSection,
-    ExceptionInfo,
-    Outcome,
     Report,
     StacksSection,
     Target,
     TimeSection,
 )
-from diagkit.run import stop_signals
-from diagkit.run.launch import SPEEDSCOPE, TERM_GRACE_S, Child, Launch, ProfileOptions
+from diagkit.model.store import SPEEDSCOPE
+from diagkit.run import endings, stop_signals
+from diagkit.run.header import Header
+from diagkit.run.launch import Child, Launch, ProfileOptions
 from diagkit.target.channel import read_events
+from diagkit.target.event_kinds import EventKind
 
 Contributor = Callable[[Report, list[dict[str, Any]], int], None]
 VERDICT_SPAN_S = 0.5  # how long a thread must sit still at a --timeout to be called stuck
@@ -74,7 +69,7 @@ def _run(
     contribute: Contributor | None,
 ) -> Report:
     child, channel = launch.child, launch.channel
-    created = datetime.now(UTC).isoformat(timespec="seconds")
+    header = Header(opts.command)
     try:
         dist_index = DistributionIndex() if opts.environment else None
         t0 = launch.started()
@@ -96,22 +91,18 @@ def _run(
     events = read_events(str(channel))
     inproc = parse_events(events, inproc_t0 := (_start_ns(events) or t0))
     rss.t0_ns = inproc_t0
-    report = Report(
-        schema_version=SCHEMA_VERSION,
-        diagkit_version=__version__,
-        created=created,
-        command=opts.command,
-        target=Target(
+    report = header.report(
+        Target(
             argv=[opts.target, *opts.args],
             kind=opts.kind,
             cwd=os.getcwd(),
             python=sys.executable,
             pid=child.pid,
         ),
-        outcome=_outcome(
+        endings.launched_outcome(
             child,
             inproc.exception,
-            ending,
+            ending.timed_out,
             max(0, child.end_ns - inproc_t0) / 1e9,
             inproc.start_cpu,
         ),
@@ -132,6 +123,7 @@ def _run(
         report.outcome.exit_code = report.outcome.diag_exit_code = inproc.exit_code
         report.outcome.detail = f"exited with status {inproc.exit_code}"
     if inproc.bad_target:
+        report.outcome.bad_target = inproc.bad_target
         report.outcome.detail = f"bad target: {inproc.bad_target}"
     report.notes.extend(inproc.notes)
     report.memory = rss.section(child.maxrss)
@@ -166,7 +158,7 @@ def _keep(src: Path, dest: Path) -> str | None:
 
 def _start_ns(events: list[dict[str, object]]) -> int | None:
     for ev in events:
-        if ev.get("k") == "start":
+        if ev.get("k") == EventKind.START:
             return int(ev["t"])  # type: ignore[call-overload]
     return None
 
@@ -189,22 +181,18 @@ def _watch(
     A first dump ``VERDICT_SPAN_S`` before the deadline tells, at the deadline, which
     threads sat still and which moved, without running the program past its deadline."""
     ending = _Ending()
-    start = time.monotonic()
+    ticks = endings.Ticks(child.exited.wait, rss, on_tick)
     earlier: StacksSection | None = None
     idents: dict[int, int] = {}
-    while not child.exited.wait(0.1):
-        elapsed = time.monotonic() - start
-        if on_tick is not None:
-            last = rss.points[-1] if rss.points else None
-            on_tick(elapsed, (last.rss + last.children_rss) if last else 0)
+    for elapsed in ticks:
         if timeout is None or ending.timed_out:
             continue
         if earlier is None and elapsed >= timeout - VERDICT_SPAN_S:
-            earlier = _dump_with_cpu(child.pid, start, idents)
-            elapsed = time.monotonic() - start
+            earlier = _dump_with_cpu(child.pid, ticks.start, idents)
+            elapsed = ticks.elapsed()
         if elapsed >= timeout:
             ending.timed_out = True
-            ending.stacks = _compared(earlier, _dump_with_cpu(child.pid, start, idents))
+            ending.stacks = _compared(earlier, _dump_with_cpu(child.pid, ticks.start, idents))
             ending.stacks.reason = ending.stacks.reason or f"timeout after {timeout:g} s"
             child.stop()
     return ending
@@ -238,70 +226,9 @@ def _compared(earlier: StacksSection | None, now: StacksSection) -> StacksSectio
     return now
 
 
-def _outcome(
-    child: Child,
-    exc: ExceptionInfo | None,
-    ending: _Ending,
-    wall: float,
-    cpu0: tuple[float, float] = (0.0, 0.0),
-) -> Outcome:
-    status = child.status or 0
-    out = Outcome(
-        kind="exit",
-        wall_s=wall,
-        cpu_user_s=max(0.0, child.cpu_user - cpu0[0]),
-        cpu_system_s=max(0.0, child.cpu_system - cpu0[1]),
-        exception=exc,
-    )
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        out.signal, out.signal_name = sig, signal.Signals(sig).name
-        out.kind, out.diag_exit_code = "signal", 128 + sig
-        out.detail = f"killed by {out.signal_name}"
-        out.killed_by_diag = sig in child.sent
-        if out.killed_by_diag:
-            out.detail += ", sent by diag"
-            if sig == signal.SIGKILL:
-                out.detail += f" when SIGTERM had not ended it within {TERM_GRACE_S:g} s"
-        elif sig == signal.SIGKILL:
-            out.detail += " (the OOM killer, or kill -9)"
-        elif sig == signal.SIGSEGV:
-            out.detail += " (a crash in native code: C extension, Numba or CuPy kernel)"
-    else:
-        out.exit_code = os.WEXITSTATUS(status)
-        out.diag_exit_code = out.exit_code
-        if exc is not None and out.exit_code == 1:
-            out.kind = "exception"
-            out.detail = f"uncaught {exc.type}"
-        else:
-            out.detail = f"exited with status {out.exit_code}"
-    told = stop_signals.first_stop(child.received)
-    if told:
-        name = signal.Signals(told).name
-        out.kind, out.diag_signal, out.diag_exit_code = "interrupted", name, 128 + told
-        out.detail = f"diag received {name}; {out.detail}"
-    elif ending.timed_out:
-        out.kind, out.diag_exit_code = "timeout", 124
-        out.detail = "stopped by diag after --timeout; " + out.detail
-    elif signal.SIGINT in child.received:
-        out.kind, out.diag_signal = "interrupted", "SIGINT"
-        if child.stopping:  # diag stopped it; a program that ended by itself keeps its status
-            out.diag_exit_code = 128 + signal.SIGINT
-        how = "Ctrl-C, and diag stopped it" if out.killed_by_diag else "Ctrl-C"
-        out.detail = f"interrupted ({how}); {out.detail}"
-    return out
-
-
 def _time(
     opts: ProfileOptions, problem: str | None, sampled: SamplerResult | None, wall: float
 ) -> TimeSection:
     if problem is not None or sampled is None:
         return TimeSection(available=False, unavailable_reason=problem or "py-spy did not run")
-    return section_from_sampler(
-        sampled,
-        rate=opts.rate,
-        native=opts.native,
-        idle=opts.idle,
-        wall=wall,
-        nonblocking=opts.nonblocking,
-    )
+    return opts.sampling.time_section(sampled, wall)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from diagkit.collectors.threads import start_daemon
+from diagkit.errors import ExitCode
 
 if TYPE_CHECKING:
     from diagkit.run.launch import Child
@@ -54,7 +55,7 @@ class StopSignals:
 
     def exit_status(self, status: int) -> int:
         """diag's exit status: 128+N once told to stop by signal N, else the run's own."""
-        return 128 + self.stop_signal if self.stop_signal else status
+        return ExitCode.told_to_stop(self.stop_signal) if self.stop_signal else status
 
     def watch(self, child: Child, program_started: Callable[[], bool]) -> None:
         """Dispatch signals to ``child`` until ``release``; those that came before apply now."""

@@ -34,6 +34,7 @@ from diagkit import _runtime
 from diagkit._paths import is_target_file
 from diagkit.target import fds, stackfile
 from diagkit.target.channel import Channel
+from diagkit.target.event_kinds import EventKind
 from diagkit.target.numba_events import NumbaWatcher
 from diagkit.target.ranges import RangeRecorder
 from diagkit.target.warnings_counter import WarningCounter
@@ -80,7 +81,7 @@ class _Run:
                 start = getattr(importlib.import_module(mod_name), func)
                 self._extra_finish.append(start(self.channel))
             except Exception as exc:
-                self.channel.emit("collector_error", where=spec, error=repr(exc))
+                self.channel.emit(EventKind.COLLECTOR_ERROR, where=spec, error=repr(exc))
 
     def finish(self) -> None:
         with self._lock:
@@ -93,8 +94,8 @@ class _Run:
                 step()
             except Exception as exc:  # a collector must never change how the program ends
                 where = getattr(step, "__qualname__", repr(step))
-                self.channel.emit("collector_error", where=where, error=repr(exc))
-        self.channel.emit("end")
+                self.channel.emit(EventKind.COLLECTOR_ERROR, where=where, error=repr(exc))
+        self.channel.emit(EventKind.END)
         self.channel.close()
         if _orphaned(patience=0.2 if self._sigterm else 0.0):
             # diag was killed: nobody will read or remove the channel folder.
@@ -108,12 +109,10 @@ class _Run:
             f = getattr(mod, "__file__", None)
             if f:
                 top[name] = f
-        self.channel.emit("modules", modules=top)
+        self.channel.emit(EventKind.MODULES, modules=top)
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
         self._sigterm = True
-        if os.getpid() == self._pid:
-            self.channel.emit("signal", signum=signum)
         self.finish()  # never raises: this runs at whatever line the program was on
         _close_stack_file()  # dying by the signal again skips atexit
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -138,7 +137,7 @@ def _prepare_stack_signal(channel: Channel) -> None:
     try:
         fd = fds.move_high(stackfile.create(pid))
     except stackfile.UnsafeStackFile as exc:
-        channel.emit("stack_file_refused", reason=str(exc))
+        channel.emit(EventKind.STACK_FILE_REFUSED, reason=str(exc))
         return
     except OSError:
         return
@@ -187,14 +186,17 @@ def _die_with_parent() -> None:
 
 
 _PR_SET_PDEATHSIG = 1
+_PF_EXITING = 0x4  # linux/sched.h: set as a task starts to exit
 
 
 def _orphaned(patience: float = 0.0) -> bool:
     """Whether diag is gone or going.
 
     The kernel's signal comes as the thread that started us exits, and until diag's
-    other threads have exited too, we are still its child: a parent that is running
-    (as it does while it dies) is watched for up to ``patience`` seconds.
+    other threads have exited too, we are still its child. That thread is then marked
+    exiting (PF_EXITING in its /proc stat flags), whatever state it sleeps in on the way
+    out; a parent that is running (as it does while it dies) is watched for up to
+    ``patience`` seconds.
     """
     if _parent_pid == 0 or os.getpid() != _own_pid:  # a forked child's parent is the program
         return False
@@ -204,10 +206,11 @@ def _orphaned(patience: float = 0.0) -> bool:
             return True
         try:
             with open(f"/proc/{_parent_pid}/stat", "rb") as fh:
-                state = fh.read().rpartition(b")")[2].split()[0]
-        except (OSError, IndexError):
+                fields = fh.read().rpartition(b")")[2].split()
+            state, flags = fields[0], int(fields[6])
+        except (OSError, IndexError, ValueError):
             return True
-        if state in (b"Z", b"X"):
+        if state in (b"Z", b"X") or flags & _PF_EXITING:
             return True
         if state not in (b"R", b"D") or time.monotonic() >= deadline:
             return False
@@ -231,7 +234,7 @@ def _report_exception(run: _Run, exc: BaseException) -> None:
     text = "".join(traceback.format_exception(type(exc), exc, tb))
     last = traceback.extract_tb(tb)[-1] if tb is not None else None
     run.channel.emit(
-        "exception",
+        EventKind.EXCEPTION,
         type=f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
         message=str(exc),
         traceback=text,
@@ -286,11 +289,11 @@ def main() -> None:
     # subtracts it, as the wall time also starts here.
     # getrusage, not os.times: the same accounting as the parent's wait4, not 10 ms ticks.
     cpu = resource.getrusage(resource.RUSAGE_SELF)
-    channel.emit("start", t=time.monotonic_ns(), cpu=[cpu.ru_utime, cpu.ru_stime])
+    channel.emit(EventKind.START, t=time.monotonic_ns(), cpu=[cpu.ru_utime, cpu.ru_stime])
     try:
         run_program(kind, target)
     except SystemExit as exc:
-        channel.emit("exit", code=_exit_code(exc.code))
+        channel.emit(EventKind.EXIT, code=_exit_code(exc.code))
         raise
     except KeyboardInterrupt as exc:
         _report_exception(run, exc)
@@ -301,7 +304,7 @@ def main() -> None:
     except BaseException as exc:
         _report_exception(run, exc)
         sys.exit(1)
-    channel.emit("exit", code=0)
+    channel.emit(EventKind.EXIT, code=0)
 
 
 def run_program(kind: str, target: str) -> None:
@@ -338,7 +341,7 @@ def _module_exists(name: str, channel: Channel) -> bool:
     except (ImportError, ValueError) as exc:  # a dotted name whose parent is missing or broken
         found, why = False, f"-m {name}: {exc}"
     if not found:
-        channel.emit("bad_target", message=why)
+        channel.emit(EventKind.BAD_TARGET, message=why)
     return found
 
 

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from diagkit.target import fds
+from diagkit.target.event_kinds import EventKind
 
 EVENTS_FILE = "events.jsonl"
 
@@ -50,7 +51,7 @@ class Channel:
         except Exception as exc:  # a field whose repr raises, a cycle: say so instead
             line = json.dumps(
                 {
-                    "k": "collector_error",
+                    "k": EventKind.COLLECTOR_ERROR,
                     "where": f"record {kind!r}",
                     "error": repr(exc),
                     "t": fields["t"],
@@ -63,7 +64,7 @@ class Channel:
         """Record once per collector that it failed inside the program (and was stopped there)."""
         if where not in self._failed:
             self._failed.add(where)
-            self.emit("collector_error", where=where, error=repr(exc))
+            self.emit(EventKind.COLLECTOR_ERROR, where=where, error=repr(exc))
 
     def _write(self, data: bytes) -> None:
         if self._fd < 0:
@@ -77,7 +78,7 @@ class Channel:
             except OSError as exc:
                 self.lost = f"the channel file could not be reopened: {exc}"
                 return
-            note = {"k": "channel_reopened", "fd": old, "t": time.monotonic_ns()}
+            note = {"k": EventKind.CHANNEL_REOPENED, "fd": old, "t": time.monotonic_ns()}
             data = (json.dumps(note) + "\n").encode() + data
         if not self._write_all(self._fd, data):
             self.lost = "a record could not be written to the channel file (disk full?)"

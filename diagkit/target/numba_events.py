@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from diagkit.target.channel import Channel
+from diagkit.target.event_kinds import EventKind
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -64,7 +65,9 @@ class NumbaWatcher:
         try:
             from numba.core import event
         except Exception as exc:  # an incompatible numba: say so instead of failing the run
-            self._channel.emit("jit_unavailable", reason=f"numba.core.event unusable: {exc}")
+            self._channel.emit(
+                EventKind.JIT_UNAVAILABLE, reason=f"numba.core.event unusable: {exc}"
+            )
             return
         watcher = self
 
@@ -85,10 +88,12 @@ class NumbaWatcher:
         try:
             event.register("numba:compile", Listener())
             self._channel.emit(
-                "jit_ready", version=getattr(sys.modules["numba"], "__version__", "")
+                EventKind.JIT_READY, version=getattr(sys.modules["numba"], "__version__", "")
             )
         except Exception as exc:
-            self._channel.emit("jit_unavailable", reason=f"numba.core.event unusable: {exc}")
+            self._channel.emit(
+                EventKind.JIT_UNAVAILABLE, reason=f"numba.core.event unusable: {exc}"
+            )
 
     def _on_start(self) -> None:
         stack = self._local.__dict__.setdefault("stack", [])
@@ -112,7 +117,7 @@ class NumbaWatcher:
         # numba 0.68's is_failed reads True on success; the recorded exc_details are the real signal.
         ok = getattr(ev, "_exc_details", None) is None
         self._channel.emit(
-            "compile",
+            EventKind.COMPILE,
             t=start,
             function=name,
             signature=_signature(data.get("args")),
@@ -133,7 +138,7 @@ class NumbaWatcher:
             misses = sum(st.cache_misses.values())
             if hits or misses:
                 stats.append([_qualified(disp.py_func), hits, misses])
-        self._channel.emit("jit_cache", stats=stats)
+        self._channel.emit(EventKind.JIT_CACHE, stats=stats)
 
     def _all_dispatchers(self) -> list[Any]:
         # Dispatchers loaded from the on-disk cache fire no compile event; they are

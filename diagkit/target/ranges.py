@@ -6,6 +6,7 @@ import threading
 import time
 
 from diagkit.target.channel import Channel
+from diagkit.target.event_kinds import EventKind
 
 MAX_EVENTS = 20_000
 # Stage ranges are few: each is written as it closes, so a SIGKILL loses none.
@@ -70,7 +71,7 @@ class RangeRecorder:
 
     def _flush_locked(self) -> None:
         if self._pending:
-            self._channel.emit("ranges", events=self._pending)
+            self._channel.emit(EventKind.RANGES, events=self._pending)
             self._pending = []
 
     def finish(self) -> None:
@@ -81,4 +82,4 @@ class RangeRecorder:
                 for depth, (name, start) in enumerate(list(stack)):
                     self._pending.append([name, start, now, tid, depth, True])
             self._flush_locked()
-            self._channel.emit("range_stats", stats=self.stats, dropped=self.dropped)
+            self._channel.emit(EventKind.RANGE_STATS, stats=self.stats, dropped=self.dropped)

@@ -17,6 +17,7 @@ import warnings
 from typing import Any
 
 from diagkit.target.channel import Channel
+from diagkit.target.event_kinds import EventKind
 
 CAP = 100_000
 _OURS = ("always", None, Warning, None, 0)
@@ -30,7 +31,7 @@ class WarningCounter:
         self._orig_showwarnmsg = warnings._showwarnmsg  # type: ignore[attr-defined]
 
     def install(self) -> None:
-        warnings.filters.insert(0, _OURS)  # type: ignore[arg-type]
+        warnings.filters.insert(0, _OURS)  # type: ignore[attr-defined]  # a list at run time
         warnings._filters_mutated()  # type: ignore[attr-defined]
         warnings._showwarnmsg = self._on_warning  # type: ignore[attr-defined]
 
@@ -64,13 +65,13 @@ class WarningCounter:
         if rec is None:
             rec = self._counts[key] = [0, time.monotonic_ns(), False]
             self._channel.emit(
-                "warning", category=key[0], message=text, file=msg.filename, line=msg.lineno
+                EventKind.WARNING, category=key[0], message=text, file=msg.filename, line=msg.lineno
             )
         rec[0] += 1
         if rec[0] == CAP and not rec[2]:
             rec[2] = True
             warnings.filterwarnings(
-                action if action in ("ignore", "error") else "ignore",
+                "error" if action == "error" else "ignore",
                 message=re.escape(text) + r"\Z",
                 category=category,
                 lineno=msg.lineno,
@@ -90,11 +91,11 @@ class WarningCounter:
                 and (ln == 0 or lineno == ln)
             ):
                 return action
-        return warnings.defaultaction
+        return warnings.defaultaction  # type: ignore[attr-defined]  # not in the stubs
 
     def finish(self) -> None:
         self._channel.emit(
-            "warning_counts",
+            EventKind.WARNING_COUNTS,
             counts=[[*k, v[0], v[1], v[2]] for k, v in self._counts.items()],
         )
 

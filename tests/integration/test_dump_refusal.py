@@ -117,3 +117,57 @@ def test_refused_attach_names_the_fix(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+# diag with every collector's words for its failures changed, the kind of each failure kept:
+# the exit status must follow the kind. Each rewording is written down, to show it happened.
+REWORDED = """
+import sys
+from diagkit.collectors import py_spy_dump, sampler
+from diagkit.cli import main
+
+def reword(make):
+    def made(*args):
+        failure = make(*args)
+        changed = failure.message.replace("refused access", "turned away")
+        with open(sys.argv[1], "a") as fh:
+            print(changed, file=fh)
+        return type(failure)(changed)
+    return made
+
+py_spy_dump._failure = reword(py_spy_dump._failure)
+sampler.PySpySampler._failure = reword(sampler.PySpySampler._failure)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["dump", "--pid", "{pid}"], "read the stacks of"),
+        (["profile", "--out", "{out}", "--duration", "1", "--pid", "{pid}"], "sample"),
+    ],
+)
+def test_a_refusal_exits_4_because_of_its_kind_not_its_words(tmp_path, args, said):
+    (tmp_path / "t.py").write_text(textwrap.dedent(TARGET))
+    proc = subprocess.Popen(
+        [sys.executable, "t.py"], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        _refused(proc.pid)
+        words = tmp_path / "words.txt"
+        argv = [a.format(pid=proc.pid, out=tmp_path / "r") for a in args]
+        out = subprocess.run(
+            [*DROP, sys.executable, "-c", REWORDED, str(words), *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        reworded = words.read_text()
+        assert "turned away" in reworded and "refused access" not in reworded
+        assert out.returncode == 4, out.stderr
+        assert out.stderr.startswith(f"diag: error: the kernel refused to let diag {said} pid")
+    finally:
+        proc.kill()
+        proc.wait()

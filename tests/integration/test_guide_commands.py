@@ -57,8 +57,8 @@ STANDINS = {
 
         print("args", sys.argv[1:])
         sim = ec.simulate_panel(n_units=300, n_periods=4, seed=1)
-        fit = ec.att_gt(sim.data, "y", "period", "id", "first_treat", biters=50, seed=1,
-                        backend="numpy")
+        fit = ec.att_gt(sim.data, "y", "period", "id", "first_treat", biters=50,
+                        random_state=1, backend="numpy")
         print(mymod.kernel(mymod.build_design(2000)), np.round(fit.att, 2))
     """,
     "mypkg/__init__.py": "",

@@ -32,12 +32,18 @@ print("finished once")
 """
 
 
+def _listed() -> list[str]:
+    """DIAGKIT_TEST_PYTHONS: interpreters set up with diagkit's dependencies (paths, ':'-separated)."""
+    return [p for p in os.environ.get("DIAGKIT_TEST_PYTHONS", "").split(os.pathsep) if p]
+
+
 def _interpreter(version: str) -> str | None:
-    """``pythonX.Y`` from PATH, a pyenv install, or DIAGKIT_TEST_PYTHONS (paths, ':'-separated)."""
-    extra = [p for p in os.environ.get("DIAGKIT_TEST_PYTHONS", "").split(os.pathsep) if p]
+    """``pythonX.Y``: this one, one of DIAGKIT_TEST_PYTHONS, from PATH, or a pyenv install."""
+    if version == f"{sys.version_info[0]}.{sys.version_info[1]}":
+        return sys.executable
     pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
     found = shutil.which(f"python{version}")
-    candidates = [*extra, *([found] if found else [])]
+    candidates = [*_listed(), *([found] if found else [])]
     candidates += sorted(glob.glob(f"{pyenv}/versions/{version}*/bin/python{version}"))
     probe = "import sys; print('%d.%d' % sys.version_info[:2])"
     for exe in candidates:
@@ -50,25 +56,34 @@ def _interpreter(version: str) -> str | None:
     return None
 
 
-@pytest.fixture(scope="session", params=["3.12", "3.13"])
-def other_python(request):
-    """An interpreter of another supported version that has diagkit's dependencies.
+@pytest.fixture(scope="session", params=["3.11", "3.12", "3.13"])
+def each_python(request):
+    """An interpreter of each supported version that has diagkit's dependencies.
 
-    CI installs them on the default python only; elsewhere point DIAGKIT_TEST_PYTHONS at a
-    venv (``python3.12 -m venv v && v/bin/pip install -e .``)."""
+    .ci/run makes a venv for each other version it finds and names them in
+    DIAGKIT_TEST_PYTHONS; elsewhere point it at one (``python3.12 -m venv v &&
+    v/bin/pip install -e .``). One named there that cannot run diag fails: CI set it up
+    for this test, and a skip would hide that the version was never tried."""
     version = request.param
     exe = _interpreter(version)
     if exe is None:
         pytest.skip(f"no python{version} here (or set DIAGKIT_TEST_PYTHONS)")
     deps = "import click, rich, psutil, numpy, line_profiler, shutil; assert shutil.which('py-spy')"
     env = {**os.environ, "PATH": f"{Path(exe).parent}{os.pathsep}{os.environ['PATH']}"}
-    if subprocess.run([exe, "-c", deps], capture_output=True, env=env).returncode != 0:
-        pytest.skip(f"{exe} lacks diagkit's dependencies: `pip install -e .` with it to run this")
+    missing = subprocess.run([exe, "-c", deps], capture_output=True, text=True, env=env)
+    if missing.returncode != 0:
+        said = (missing.stderr.strip().splitlines() or ["no output"])[-1]
+        why = f"{exe} lacks diagkit's dependencies ({said})"
+        if exe in _listed():
+            pytest.fail(f"{why}, though DIAGKIT_TEST_PYTHONS names it")
+        pytest.skip(f"{why}: `pip install -e .` with it to run this")
     return exe, env
 
 
-def test_deep_gives_call_counts_and_line_hits_on_other_pythons(other_python, tmp_path):
-    exe, env = other_python
+# Slow, so that the fast pass .ci/run repeats on each venv leaves it to the main run.
+@pytest.mark.slow
+def test_deep_gives_call_counts_and_line_hits_on_every_python(each_python, tmp_path):
+    exe, env = each_python
     target = tmp_path / "counts.py"
     target.write_text(textwrap.dedent(COUNTS))
     out = tmp_path / "report"

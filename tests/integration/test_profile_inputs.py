@@ -33,6 +33,15 @@ def test_bad_input_is_one_line(tmp_path, args, message):
     assert message in lines[0]
 
 
+def test_a_module_that_cannot_be_started_is_said_once_and_flagged_in_the_report(tmp_path):
+    run = run_diag(["profile", "-m", "no_such_module_xyz"], cwd=tmp_path)
+    assert run.returncode == 2
+    why = run.stderr.removeprefix("diag: error: ").rstrip("\n")
+    assert why.startswith("-m no_such_module_xyz: no module named 'no_such_module_xyz'")
+    outcome = run.report.outcome
+    assert (outcome.bad_target, outcome.detail) == (why, f"bad target: {why}")
+
+
 def test_unwritable_out_fails_before_running(tmp_path):
     (tmp_path / "ok.py").write_text("open('ran', 'w').write('1')\n")
     (tmp_path / "afile").write_text("")

@@ -7,6 +7,7 @@ import json
 import jsonschema
 import pytest
 
+from diagkit.model.report import SCHEMA_VERSION
 from tests.conftest import ROOT, run_diag
 
 
@@ -163,4 +164,4 @@ def test_report_validates_against_the_published_schema(tmp_path, script):
     run = run_diag(["profile", str(target)], cwd=tmp_path)
     schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
     jsonschema.validate(run.raw, schema)
-    assert run.raw["schema_version"] == "1.1"
+    assert run.raw["schema_version"] == SCHEMA_VERSION

@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+from diagkit.collectors.flame_tree import flame_tree
 from diagkit.model.report import (
     FunctionTime,
     JitCompile,
@@ -60,7 +61,8 @@ def synthetic_report(
 ) -> Report:
     """Write the stacks into ``folder`` and return a report that points at them."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "profile.speedscope.json").write_text(json.dumps(synthetic_speedscope(samples)))
+    speedscope = synthetic_speedscope(samples)
+    (folder / "profile.speedscope.json").write_text(json.dumps(speedscope))
     rng = random.Random(3)
     rep = Report(
         "1.0",
@@ -74,6 +76,7 @@ def synthetic_report(
     rep.time = TimeSection(
         source="synthetic", rate_hz=RATE, samples=samples, sampled_s=RUN_S, active_s=samples / RATE
     )
+    rep.time.flame = flame_tree(speedscope)  # as collecting the run would
     rep.time.functions = [
         FunctionTime(
             f"func_{i}",

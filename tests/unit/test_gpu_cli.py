@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import stat
 from pathlib import Path
 
 import pytest
@@ -15,12 +13,14 @@ from diagkit.commands.gpu_trace import gpu_trace
 from diagkit.errors import DiagError
 from diagkit.gpu.nsys import run as nsys_run
 from diagkit.gpu.plan import GpuPlan, gpu_plan
-from diagkit.gpu.summary.timeline import HostRange, RawTrace, summarize
+from diagkit.gpu.summary.ops import HostRange, RawTrace
+from diagkit.gpu.summary.timeline import summarize
 from diagkit.gpu.target import inprocess
 from diagkit.model.gpu import GpuSection
 from diagkit.model.report import Report
 from diagkit.model.serde import json_schema, to_dict
 from diagkit.render.terminal.gpu import render_gpu
+from tests.unit.nsys_standin import fake_nsys
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nsys"
 SYNTH = DATA / "synthetic_kernels_memcpy_nvtx.sqlite"
@@ -28,15 +28,6 @@ SYNTH = DATA / "synthetic_kernels_memcpy_nvtx.sqlite"
 
 def _diag(args: list[str]) -> int:
     return gpu_trace.main(args=args, prog_name="diag gpu-trace", standalone_mode=False)
-
-
-def _fake_nsys(tmp_path: Path, body: str) -> str:
-    """An executable that answers like nsys would for what the test needs."""
-    path = tmp_path / "bin" / "nsys"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
 
 
 def test_import_writes_a_valid_report_and_nsys_style_csvs(tmp_path):
@@ -95,25 +86,6 @@ def test_nsys_rep_without_nsys_explains_how_to_export(tmp_path, monkeypatch):
     assert "nsys was not found" in err.value.message and "nsys export" in err.value.message
 
 
-def test_nsys_rep_is_exported_with_the_given_nsys(tmp_path):
-    # "nsys export ... -o OUT REP": the stand-in copies the fixture to OUT.
-    nsys = _fake_nsys(tmp_path, f'eval out=\\${{$(($# - 1))}}\ncp "{SYNTH}" "$out"\n')
-    rep = tmp_path / "run.nsys-rep"
-    rep.write_bytes(b"binary")
-    out = tmp_path / "o"
-    assert _diag(["--import", str(rep), "--nsys", nsys, "--out", str(out), "-q"]) == 0
-    report = Report.from_json((out / "report.json").read_text())
-    assert report.files["gpu trace"] == "run.sqlite" and (out / "run.sqlite").exists()
-    assert len(report.gpu.kernels) == 2
-
-
-def test_failing_nsys_export_is_one_line(tmp_path):
-    nsys = _fake_nsys(tmp_path, 'echo "Processing..."\necho "Error: file is damaged" >&2\nexit 3\n')
-    with pytest.raises(DiagError) as err:
-        nsys_run.export(nsys, tmp_path / "r.nsys-rep", tmp_path / "r.sqlite")
-    assert err.value.message.endswith("failed: Error: file is damaged (exit code 3)")
-
-
 @pytest.mark.parametrize(
     ("rc", "output", "expect"),
     [
@@ -143,7 +115,7 @@ def test_find_nsys(tmp_path, monkeypatch):
     plain.write_text("")
     with pytest.raises(DiagError, match="not an executable"):
         nsys_run.find_nsys(str(plain))
-    nsys = _fake_nsys(tmp_path, "exit 0\n")
+    nsys = fake_nsys(tmp_path, "exit 0\n")
     assert nsys_run.find_nsys(str(Path(nsys).parent)) == nsys
     monkeypatch.setenv("PATH", str(Path(nsys).parent))
     assert nsys_run.find_nsys() == nsys
@@ -233,9 +205,3 @@ def test_render_unavailable_section():
         GpuSection(available=False, unavailable_reason="nsys produced no report", source="nsys")
     )
     assert "not traced: nsys produced no report" in text
-
-
-@pytest.mark.skipif(os.name != "posix", reason="shell stand-in for nsys")
-def test_nsys_version_parsing(tmp_path):
-    nsys = _fake_nsys(tmp_path, 'echo "NVIDIA Nsight Systems version 2023.4.4.54-234433681190v0"\n')
-    assert nsys_run.version(nsys) == "2023.4.4.54"

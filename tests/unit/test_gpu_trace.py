@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from diagkit.gpu.summary.ops import ApiCall, HostRange, Op, RawTrace
 from diagkit.gpu.summary.stats import RunningStats, durations
-from diagkit.gpu.summary.timeline import ApiCall, HostRange, Op, RawTrace, summarize
+from diagkit.gpu.summary.timeline import summarize
 
 MAIN, OTHER = 1, 2
 

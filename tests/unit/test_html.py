@@ -13,6 +13,8 @@ import pytest
 
 from diagkit._paths import TARGET_DIR
 from diagkit.collectors.flame_tree import flame_tree
+from diagkit.collectors.hot_source import source_listings
+from diagkit.model.flame import FlameFunction, FlameTree
 from diagkit.model.report import (
     ExceptionInfo,
     FunctionTime,
@@ -24,7 +26,7 @@ from diagkit.model.report import (
     Target,
     WarningRecord,
 )
-from diagkit.render.html.data import PLOT_COLUMNS, hot_sources, range_lanes, thin_rss
+from diagkit.render.html.data import PLOT_COLUMNS, hot_sources, page_data, range_lanes, thin_rss
 from diagkit.render.html.page import embed_json, render_html, write_html
 from tests.unit.html_synthetic import synthetic_report
 
@@ -94,22 +96,21 @@ def test_flame_tree_merges_lines_strips_the_bootstrap_and_counts_exactly():
     ]
     samples = [[0, 1, 2, 4]] * 3 + [[0, 1, 3]] * 2 + [[0, 1]] + [[5]] * 4  # [5]: exit work
     tree = flame_tree({"shared": {"frames": frames}, "profiles": [{"samples": samples}]})
-    names = [tree["funcs"][f][0] for f in tree["func"]]
+    names = [tree.functions[f].name for f in tree.func]
     assert names == ["all samples", "main", "fit", "solve"]
-    assert tree["value"] == [6, 6, 5, 3]
-    assert tree["depth"] == [0, 1, 2, 3]
-    fit = tree["funcs"][tree["func"][2]]
-    assert fit[1:] == ["/w/app.py", 20, "own"]  # the lowest line seen
+    assert tree.value == [6, 6, 5, 3]
+    assert tree.depth == [0, 1, 2, 3]
+    assert tree.functions[tree.func[2]] == FlameFunction("fit", "/w/app.py", 20, "own")
 
 
 def test_flame_tree_prunes_to_the_node_budget_keeping_totals():
     frames = [_frame(f"f{i}", "/w/a.py", i) for i in range(200)]
     samples = [[0, 1 + i % 199] for i in range(1000)] + [[0, 1]] * 9000
     tree = flame_tree({"shared": {"frames": frames}, "profiles": [{"samples": samples}]}, 20)
-    assert len(tree["func"]) <= 21
-    assert tree["value"][0] == 10_000 and tree["value"][1] == 10_000
-    assert tree["value"][2] == 9006  # f1: 9000 plus its share of the round robin
-    assert tree["pruned_below"] > 0
+    assert len(tree.func) <= 21
+    assert tree.value[0] == 10_000 and tree.value[1] == 10_000
+    assert tree.value[2] == 9006  # f1: 9000 plus its share of the round robin
+    assert tree.pruned_below > 0
 
 
 def test_rss_thinning_keeps_the_peak_and_the_order():
@@ -133,22 +134,59 @@ def test_range_lanes_merge_short_ranges_of_alternating_names_and_keep_counts():
     assert deep["blocks"] == [[lanes["names"].index("long"), 0.0, 300.0, 1]]
 
 
-def test_hot_source_reads_the_file_around_the_hot_lines(tmp_path):
+def test_hot_source_is_read_when_collected_and_shown_without_the_file(tmp_path):
     src = tmp_path / "m.py"
     src.write_text("".join(f"line_{i} = {i}\n" for i in range(1, 201)))
     rep = _report()
     rep.time.samples = 100
     rep.time.lines = [
-        LineTime("f", str(src), 50, 30, 0.15, 0.3, own_samples=20),
-        LineTime("f", str(src), 150, 10, 0.05, 0.1),
+        LineTime("f", str(src), 50, 30, 0.15, 0.3, source="line_50 = 50", own_samples=20),
+        LineTime("f", str(src), 150, 10, 0.05, 0.1, source="line_150 = 150"),
     ]
+    rep.time.sources = source_listings(rep.time)
+    src.unlink()  # a saved report is shown again after its program changed or went
     (block,) = hot_sources(rep)
     rows = [r for r in block["lines"] if r is not None]
     assert [r[0] for r in rows] == [*range(47, 54), *range(147, 154)]
+    assert rows[0][1] == "line_47 = 47"  # context lines come from the report, not the file
     assert block["lines"].count(None) == 1  # the gap between the two hot spots
     hot = {r[0]: (r[1], r[2]) for r in rows if r[2]}
     assert hot == {50: ("line_50 = 50", 30), 150: ("line_150 = 150", 10)}
     assert [r[4] for r in rows if r[2]] == [0.2, 0.0]  # own: innermost line of the program's code
+
+
+def test_a_report_saved_before_the_page_parts_were_kept_shows_what_it_has():
+    rep = _report()
+    rep.schema_version = "1.1"
+    rep.time.samples = 100
+    rep.time.lines = [LineTime("f", "/gone/m.py", 50, 30, 0.15, 0.3, source="x = f(x)")]
+    saved = json.loads(rep.to_json())
+    del saved["time"]["flame"], saved["time"]["sources"]  # as a 1.1 report.json has it
+    data = page_data(Report.from_json(json.dumps(saved)))
+    assert data["page"]["flame"] is None
+    (block,) = data["page"]["sources"]
+    assert block["lines"] == [[50, "x = f(x)", 30, 0.3, 0.0]]  # the sampled line alone
+    assert "kept no flame graph" in data["page"]["flame_note"]
+    assert data["page"]["sources_note"] == data["page"]["flame_note"]
+    assert "flame" not in data["time"] and "sources" not in data["time"]
+
+
+def test_a_damaged_flame_tree_is_left_out_and_said_so():
+    rep = _report()
+    rep.time.flame = FlameTree(
+        total=3,
+        functions=[FlameFunction("all samples", "", 0, "root")],
+        func=[0, 5],  # a node pointing past the functions
+        value=[3, 3],
+        depth=[0, 1],
+    )
+    data = page_data(rep)
+    assert data["page"]["flame"] is None and "damaged" in data["page"]["flame_note"]
+    assert "sources_note" not in data["page"]
+    rep.time.flame.func = [0, 0]
+    assert page_data(rep)["page"]["flame"]["funcs"] == [["all samples", "", 0, "root"]]
+    rep.time.flame.depth = [0, 2]  # a node two levels below its parent
+    assert page_data(rep)["page"]["flame"] is None
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from diagkit.errors import DiagError
-from diagkit.gpu.summary.timeline import ApiCall, HostRange, Op, RawTrace, summarize
+from diagkit.gpu.summary.ops import ApiCall, HostRange, Op, RawTrace
+from diagkit.gpu.summary.timeline import summarize
 from diagkit.model.gpu import GpuDevice, GpuSection, GpuSkippedRows
+from diagkit.model.kinds import RangeStyle
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 NVTX_MARK, NVTX_PUSHPOP, NVTX_STARTEND, NVTX_DOMAIN_CREATE, NVTX_DOMAIN_DESTROY = 34, 59, 60, 75, 76
@@ -311,7 +313,7 @@ def _nvtx(ex: _Export, tr: RawTrace, s: Any) -> None:
             domain = domains.get((_pid(gtid), dom or 0), f"domain {dom}") if dom else ""
             msg = str(text) if text is not None else s(text_id)
             name = f"{domain}:{msg}" if domain else msg
-            style = "PushPop" if etype == NVTX_PUSHPOP else "StartEnd"
+            style: RangeStyle = "PushPop" if etype == NVTX_PUSHPOP else "StartEnd"
             tr.ranges.append(HostRange(name, style, domain, start, end, gtid or 0))
     if open_ended:
         tr.notes.append(f"{open_ended} NVTX ranges never ended and are left out.")

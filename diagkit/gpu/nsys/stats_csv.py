@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from diagkit.model.gpu import GpuDurationStats, GpuSection, GpuTransfer
+from diagkit.model.store import gpu_csv
 
 TIME_COLS = [
     "Total Time (ns)",
@@ -111,13 +112,13 @@ def to_csv(rows: list[list[str]]) -> str:
     return buf.getvalue()
 
 
-def write_all(sec: GpuSection, folder: Path, prefix: str = "gpu") -> dict[str, str]:
+def write_all(sec: GpuSection, folder: Path) -> dict[str, str]:
     """Write the reports that have rows; returns {report name: file name} for Report.files."""
     written = {}
     for name, fn in REPORTS.items():
         rows = fn(sec)
         if len(rows) > 1:
-            fname = f"{prefix}.{name}.csv"
+            fname = gpu_csv(name)
             (folder / fname).write_text(to_csv(rows), encoding="utf-8")
             written[f"gpu {name}"] = fname
     return written

@@ -9,10 +9,8 @@ the device long after the call still counts where it was issued.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from diagkit.gpu.summary.timeline import ApiCall, HostRange, Op
+from diagkit.gpu.summary.ops import ApiCall, HostRange, Op
 
 _START, _QUERY, _END = 0, 1, 2
 
@@ -49,9 +47,9 @@ def attribute(ops: list[Op], api: list[ApiCall], ranges: list[HostRange]) -> Att
         if o.host_timed and o.thread is not None:
             queries[o.thread].append((o.start, i))
         elif o.correlation is not None:
-            c = calls.get((o.process, o.correlation))
-            if c is not None:
-                queries[c.thread].append((c.start, i))
+            launch = calls.get((o.process, o.correlation))
+            if launch is not None:
+                queries[launch.thread].append((launch.start, i))
     found: list[tuple[tuple[int, ...], int] | None] = [None] * len(ops)
     by_thread: dict[int, list[int]] = defaultdict(list)
     for j, r in enumerate(ranges):

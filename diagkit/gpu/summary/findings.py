@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from diagkit.model.gpu import GpuSection, GpuWarning
+from diagkit.render.units import fmt_bytes
 
 HOST_DEVICE = ("Host-to-Device", "Device-to-Host")
 SMALL_COPY_BYTES = 1 << 20
@@ -10,14 +11,6 @@ MANY_SMALL_COPIES = 20
 IDLE_WARN_SHARE = 0.5
 IDLE_WARN_MIN_S = 0.01
 PAGEABLE_WARN_BYTES = 64 << 20
-
-
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
 
 
 def warnings_for(sec: GpuSection, small: dict[str, list[int]]) -> list[GpuWarning]:
@@ -35,7 +28,7 @@ def warnings_for(sec: GpuSection, small: dict[str, list[int]]) -> list[GpuWarnin
                 kind="small-transfers",
                 message=(
                     f"{count} small host<->device copies {where} (average "
-                    f"{_fmt_bytes(nbytes / count)}{rate}): a copy in every loop iteration? "
+                    f"{fmt_bytes(nbytes / count)}{rate}): a copy in every loop iteration? "
                     "Move the data to the GPU once, before the loop."
                 ),
                 range=name,
@@ -65,7 +58,7 @@ def warnings_for(sec: GpuSection, small: dict[str, list[int]]) -> list[GpuWarnin
             GpuWarning(
                 kind="pageable-copies",
                 message=(
-                    f"About {_fmt_bytes(pageable)} crossed between host and device from pageable "
+                    f"About {fmt_bytes(pageable)} crossed between host and device from pageable "
                     "memory: pinned buffers copy faster and can overlap with kernels."
                 ),
                 bytes=pageable,

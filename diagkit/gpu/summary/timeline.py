@@ -1,4 +1,4 @@
-"""The raw shape every GPU source is read into, and its summary as a GpuSection.
+"""A GPU trace in its raw shape (``ops``) summarized as a GpuSection.
 
 An nsys export and the CUPTI collector both yield GPU operations (kernels,
 copies, memsets with device timestamps), the host API calls that launched them
@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 
 from diagkit.gpu.summary import attribution
 from diagkit.gpu.summary.findings import HOST_DEVICE, SMALL_COPY_BYTES, warnings_for
+from diagkit.gpu.summary.ops import ApiCall, Op, RawTrace
 from diagkit.gpu.summary.stats import NS, byte_stats, durations
 from diagkit.model.gpu import (
     GpuApiCall,
-    GpuDevice,
     GpuIdle,
     GpuIdleGap,
     GpuKernel,
@@ -28,60 +27,10 @@ from diagkit.model.gpu import (
     GpuSection,
     GpuTransfer,
 )
+from diagkit.model.kinds import RangeStyle
 
 MAX_GAPS = 10
 NO_RANGE = ""
-
-
-@dataclass(slots=True)
-class Op:
-    """One kernel, copy or memset on the GPU; times in integer nanoseconds."""
-
-    kind: str  # kernel | memcpy | memset
-    start: int
-    end: int
-    name: str = ""  # kernel name, or the copy direction ("Host-to-Device")
-    short_name: str = ""
-    bytes: int = 0
-    correlation: int | None = None
-    process: int = 0
-    host_memory: str = ""  # pageable | pinned | managed, for copies
-    grid: str = ""
-    block: str = ""
-    registers: int = 0
-    host_timed: bool = False  # counted at a host call, not seen on the device
-    thread: int | None = None  # known directly when host_timed
-
-
-@dataclass(slots=True)
-class ApiCall:
-    name: str
-    start: int
-    end: int
-    thread: int
-    correlation: int | None
-    process: int = 0
-
-
-@dataclass(slots=True)
-class HostRange:
-    name: str
-    style: str  # PushPop | StartEnd
-    domain: str
-    start: int
-    end: int
-    thread: int
-
-
-@dataclass
-class RawTrace:
-    ops: list[Op] = field(default_factory=list)
-    api: list[ApiCall] = field(default_factory=list)
-    ranges: list[HostRange] = field(default_factory=list)
-    marks: int = 0
-    window: tuple[int, int] | None = None  # default: the span of everything recorded
-    devices: list[GpuDevice] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def summarize(trace: RawTrace) -> GpuSection:
@@ -219,7 +168,7 @@ class _Work:
 def _ranges(
     trace: RawTrace, where: attribution.Attribution
 ) -> tuple[list[GpuRange], GpuRange | None]:
-    keys: dict[tuple[str, str], list[int]] = defaultdict(list)
+    keys: dict[tuple[str, RangeStyle], list[int]] = defaultdict(list)
     for r in trace.ranges:
         keys[(r.name, r.style)].append(r.end - r.start)
     work: dict[tuple[str, str], _Work] = defaultdict(_Work)
@@ -236,9 +185,9 @@ def _ranges(
     out = []
     for (name, style), ns in keys.items():
         domain = name.split(":", 1)[0] if ":" in name else ""
-        r = GpuRange(name, style, durations(ns), sum(ns) / total, domain=domain)
-        work[(name, style)].fill(r)
-        out.append(r)
+        gr = GpuRange(name, style, durations(ns), sum(ns) / total, domain=domain)
+        work[(name, style)].fill(gr)
+        out.append(gr)
     out.sort(key=lambda r: (-r.time.total_s, r.name))
     rest = None
     if trace.ranges and (outside.kernels or outside.transfers):

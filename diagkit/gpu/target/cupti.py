@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from diagkit.gpu.nsys.sqlite import COPY_KINDS
-from diagkit.gpu.summary.timeline import ApiCall, Op
+from diagkit.gpu.summary.ops import ApiCall, Op
 
 MAX_RECORDS = 2_000_000
 BUFFER_BYTES = 8 << 20

@@ -59,7 +59,8 @@ class CupyHooks:
             if hasattr(cupy, name):
                 setattr(cupy, name, htod(getattr(cupy, name), nd))
         if hasattr(cupy, "asnumpy"):
-            cupy.asnumpy = self._device_to_host(cupy.asnumpy, lambda a, *_, **__: _nbytes(a), nd)
+            to_host = self._device_to_host(cupy.asnumpy, lambda a, *_, **__: _nbytes(a), nd)
+            setattr(cupy, "asnumpy", to_host)  # noqa: B010 - cupy is typed as a module
         try:
             nd.get = self._device_to_host(nd.get, lambda self_, *_, **__: _nbytes(self_))
             nd.set = self._method_htod(nd.set)

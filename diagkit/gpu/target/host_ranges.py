@@ -18,8 +18,9 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from diagkit.gpu.summary.ops import HostRange
 from diagkit.gpu.summary.stats import RunningStats
-from diagkit.gpu.summary.timeline import HostRange
+from diagkit.model.kinds import RangeStyle
 
 MAX_EVENTS = 1_000_000
 
@@ -27,7 +28,7 @@ MAX_EVENTS = 1_000_000
 class Entry:
     __slots__ = ("domain", "name", "start", "style", "thread", "token")
 
-    def __init__(self, name: str, domain: str, style: str, start: int, thread: int) -> None:
+    def __init__(self, name: str, domain: str, style: RangeStyle, start: int, thread: int) -> None:
         self.name, self.domain, self.style = name, domain, style
         self.start, self.thread = start, thread
         self.token: Any = None  # what a listener keeps with the range (CUDA events)
@@ -47,7 +48,7 @@ class RangeBook:
         self.events: list[HostRange] = []
         self.events_dropped = 0
         self.marks = 0
-        self.stats: dict[tuple[str, str, str], RunningStats] = {}  # (name, style, domain)
+        self.stats: dict[tuple[str, RangeStyle, str], RunningStats] = {}  # (name, style, domain)
         self.on_open: Callable[[Entry], None] | None = None
         self.on_close: Callable[[Entry, int], None] | None = None
         self.thread_alias: dict[int, int] = {}  # other ids of a thread (native, 32-bit) -> ident
@@ -151,10 +152,9 @@ def patch_nvtx(mod: ModuleType, book: RangeBook) -> list[str]:
             self._orig.__enter__()
             return self
 
-        def __exit__(self, *exc: object) -> bool:
+        def __exit__(self, *exc: object) -> None:
             self._orig.__exit__(*exc)
             book.pop(self._domain)
-            return False
 
         def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
             name = full_name(self._message or func.__name__, self._domain)
@@ -310,7 +310,8 @@ def patch_cupy_nvtx(cuda_nvtx: ModuleType, book: RangeBook) -> None:
         o_pop()
         book.pop("")
 
-    cuda_nvtx.RangePush, cuda_nvtx.RangePushC, cuda_nvtx.RangePop = RangePush, RangePushC, RangePop
+    for name, fn in (("RangePush", RangePush), ("RangePushC", RangePushC), ("RangePop", RangePop)):
+        setattr(cuda_nvtx, name, fn)
 
 
 class DiagkitRanges:

@@ -12,7 +12,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -39,8 +39,10 @@ class _Loader(importlib.abc.Loader):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    def __init__(self, hooks: dict[str, Callback], on_error: Callable[[str, BaseException], None]):
-        self.hooks = hooks
+    def __init__(
+        self, hooks: Mapping[str, Callback], on_error: Callable[[str, BaseException], None]
+    ):
+        self.hooks = dict(hooks)  # each one is taken out once it has run
         self.on_error = on_error
         self._busy = threading.local()
 
@@ -76,7 +78,7 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 
 def when_imported(
-    hooks: dict[str, Callback], on_error: Callable[[str, BaseException], None]
+    hooks: Mapping[str, Callback], on_error: Callable[[str, BaseException], None]
 ) -> Callable[[], None]:
     """Call each hook once its module is imported (now, if it already is); returns an uninstall."""
     pending = {}

@@ -23,14 +23,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from diagkit import _runtime
 from diagkit.gpu.target import import_hook
 from diagkit.gpu.target.cupy_hooks import CupyHooks
 from diagkit.gpu.target.host_ranges import DiagkitRanges, RangeBook, patch_cupy_nvtx, patch_nvtx
-from diagkit.gpu.target.sections import build_section
+from diagkit.gpu.target.sections import Gathered, build_section
 from diagkit.model.gpu import GpuSection
 from diagkit.model.serde import from_dict, to_dict
+
+if TYPE_CHECKING:
+    from diagkit.gpu.target.cupti import CuptiCollector
 
 ENV_OUT = "DIAGKIT_GPU_OUT"
 ENV_MODE = "DIAGKIT_GPU_MODE"
@@ -59,7 +63,7 @@ class _Collector:
         self.t0_ns = time.monotonic_ns()
         self.notes: list[str] = []
         self.gpu_found, self.gpu_why = gpu_visible()
-        self.cupti = None
+        self.cupti: CuptiCollector | None = None
         if mode == "auto":
             mode = "cupti" if self.gpu_found else "host"
         if mode == "cupti":
@@ -129,10 +133,23 @@ class _Collector:
         except Exception as exc:
             self.notes.append(f"GPU in an error state at exit ({type(exc).__name__}: {exc}).")
         self.cupy.sample_pool()
-        return build_section(self, end)
+        return build_section(
+            Gathered(
+                mode=self.mode,
+                book=self.book,
+                cupy=self.cupy,
+                cupti=self.cupti,
+                start_clock=self.start_clock,
+                end_clock=end,
+                patched=self.patched,
+                notes=self.notes,
+                gpu_found=self.gpu_found,
+                gpu_why=self.gpu_why,
+            )
+        )
 
     def write(self, section: GpuSection) -> None:
-        from diagkit.model.report import write_atomic
+        from diagkit.model.store import write_atomic
 
         payload = {"format": FORMAT, "t0_ns": self.t0_ns, "section": to_dict(section)}
         write_atomic(self.out, json.dumps(payload, allow_nan=False))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from diagkit.gpu.summary.findings import dropped_warning, warnings_for
+from diagkit.gpu.summary.ops import ApiCall, RawTrace
 from diagkit.gpu.summary.stats import NS
-from diagkit.gpu.summary.timeline import ApiCall, RawTrace, summarize
+from diagkit.gpu.summary.timeline import summarize
 from diagkit.gpu.target.host_ranges import RangeBook
 from diagkit.model.gpu import (
     GpuDevice,
@@ -20,8 +22,8 @@ from diagkit.model.gpu import (
 )
 
 if TYPE_CHECKING:
+    from diagkit.gpu.target.cupti import CuptiCollector
     from diagkit.gpu.target.cupy_hooks import CupyHooks
-    from diagkit.gpu.target.inprocess import _Collector
 
 SOURCE_DETAIL = {
     "cupti": "CUPTI activity records, collected in-process",
@@ -57,13 +59,29 @@ def ranges_from_book(book: RangeBook) -> list[GpuRange]:
     return out
 
 
-def build_section(col: _Collector, end: int) -> GpuSection:
+@dataclass
+class Gathered:
+    """What the in-process collector holds when the program ends: all a section is built from."""
+
+    mode: str  # cupti | cupy | host: the source that did the tracing
+    book: RangeBook
+    cupy: CupyHooks
+    cupti: CuptiCollector | None  # None unless mode is cupti
+    start_clock: int  # when collecting began and ended, on the book's clock
+    end_clock: int
+    patched: list[str]  # the range APIs that were timed
+    notes: list[str]
+    gpu_found: bool  # as judged before CUDA was initialized (``inprocess.gpu_visible``)
+    gpu_why: str
+
+
+def build_section(col: Gathered) -> GpuSection:
     cupy = sys.modules.get("cupy") if col.mode in ("cupti", "cupy") else None
     if col.cupti is not None:
-        sec = _cupti_section(col, end)
+        sec = _cupti_section(col, col.cupti)
     else:
         sec = GpuSection(ranges=ranges_from_book(col.book))
-        sec.window_s = (end - col.start_clock) / NS
+        sec.window_s = (col.end_clock - col.start_clock) / NS
         if col.mode == "cupy":
             _add_cupy_copies(sec, col.cupy)
     sec.source = col.mode
@@ -112,8 +130,8 @@ def build_section(col: _Collector, end: int) -> GpuSection:
     return sec
 
 
-def _cupti_section(col: _Collector, end: int) -> GpuSection:
-    cp = col.cupti
+def _cupti_section(col: Gathered, cp: CuptiCollector) -> GpuSection:
+    end = col.end_clock
     alias = col.book.thread_alias
     api = [
         ApiCall(a.name, a.start, a.end, alias.get(a.thread, a.thread), a.correlation)

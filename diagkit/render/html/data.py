@@ -4,18 +4,18 @@ screen can show, plus the flame tree and the hot functions' source.
 The page draws at most a few thousand pixels across, so the memory timeline keeps
 the lowest and highest point per pixel column (the peak survives) and range events
 too short to see are merged with their neighbours of the same name. The full
-series stay in report.json and profile.trace.json.
+series stay in report.json and profile.trace.json. Everything comes from the Report:
+the flame tree and the source were taken into it when the run was collected.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import re
 from collections import defaultdict
-from pathlib import Path
+from itertools import pairwise
 from typing import Any
 
-from diagkit.collectors.flame_tree import flame_tree
+from diagkit.model.flame import FlameTree
 from diagkit.model.report import RangeEvent, Report, RssPoint
 from diagkit.model.serde import to_dict
 from diagkit.render.timeout_lead import lead_lines
@@ -23,29 +23,37 @@ from diagkit.render.timeout_lead import lead_lines
 PLOT_COLUMNS = 1500
 MAX_LANES = 8
 MAX_BLOCKS_PER_LANE = 3000
-SOURCE_CONTEXT = 3
-SOURCE_MAX_LINES = 120
-SOURCE_MAX_BYTES = 4 << 20
+# The first schema whose reports carry the flame tree and the source around hot lines.
+KEPT_FOR_THE_PAGE = (1, 2)
 
 
-def page_data(report: Report, out_dir: Path | None) -> dict[str, Any]:
+def page_data(report: Report) -> dict[str, Any]:
     data: dict[str, Any] = to_dict(report)
     end = _time_span(report)
     data["memory"]["timeline"] = []
     data["ranges"]["events"] = []
+    # Drawn from page.flame and page.sources below; the page need not carry them twice.
+    del data["time"]["flame"], data["time"]["sources"]
+    flame, damaged = _flame(report.time.flame)
     # to_dict: a share or time that is NaN (saved as null) must reach the page as null too.
     data["page"] = to_dict(
         {
             "span_s": end,
             "rss": thin_rss(report.memory.timeline, end),
             "lanes": range_lanes(report.ranges.events, end),
-            "flame": _flame(report, out_dir),
+            "flame": flame,
             "sources": hot_sources(report),
             "rss_points": len(report.memory.timeline),
             "range_events": len(report.ranges.events),
             "timeout_lead": lead_lines(report),
         }
     )
+    # Said only where something is missing, so a fresh run's page data is as it always was.
+    older = _not_kept(report)
+    if damaged or older:
+        data["page"]["flame_note"] = damaged or older
+    if older:
+        data["page"]["sources_note"] = older
     return data
 
 
@@ -58,18 +66,37 @@ def _time_span(report: Report) -> float:
     return max([e for e in ends if e == e] or [0.0])
 
 
-def _flame(report: Report, out_dir: Path | None) -> dict[str, Any] | None:
-    name = report.files.get("speedscope")
-    if not name or out_dir is None:
-        return None
-    path = out_dir / name
-    try:
-        with open(path, encoding="utf-8") as fh:
-            speedscope = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    tree = flame_tree(speedscope)
-    return tree if tree["total"] else None
+def _flame(tree: FlameTree | None) -> tuple[dict[str, Any] | None, str]:
+    """The tree as the page reads it, or None and why: a hand-edited report.json may hold
+    a tree whose nodes point past its functions, which the page could not draw."""
+    if tree is None or not tree.total:
+        return None, ""
+    n, depth = len(tree.func), tree.depth
+    # Preorder: one root, and each node at most one level below the node before it.
+    whole = n == len(tree.value) == len(depth) and n > 0 and depth[0] == 0
+    whole = whole and all(0 < d <= above + 1 for above, d in pairwise(depth))
+    if not whole or not all(0 <= f < len(tree.functions) for f in tree.func):
+        return None, "the flame graph in report.json is damaged, so it is not drawn"
+    return {
+        "total": tree.total,
+        "pruned_below": tree.pruned_below,
+        "funcs": [[f.name, f.file, f.line, f.kind] for f in tree.functions],
+        "func": tree.func,
+        "value": tree.value,
+        "depth": tree.depth,
+    }, ""
+
+
+def _not_kept(report: Report) -> str:
+    """What a report saved before the page's parts were kept in it cannot show."""
+    m = re.fullmatch(r"(\d+)\.(\d+)", report.schema_version)
+    older = m is not None and (int(m[1]), int(m[2])) < KEPT_FOR_THE_PAGE
+    if not older or not report.time.available or report.time.flame is not None:
+        return ""
+    return (
+        f"this report was saved by a diag that kept no flame graph and no source around the "
+        f"hot lines in report.json (schema {report.schema_version}); profile again to see them"
+    )
 
 
 def thin_rss(points: list[RssPoint], span: float) -> list[list[float]]:
@@ -128,24 +155,28 @@ def _merge(evs: list[RangeEvent], gap: float, names: dict[str, int]) -> list[lis
 
 def hot_sources(report: Report) -> list[dict[str, Any]]:
     """The hot functions' source around their sampled lines: rows [line, text, samples,
-    share, own share] (own: the line was the innermost of the program's own code)."""
+    share, own share] (own: the line was the innermost of the program's own code). A
+    function whose file was not read when the run was collected lists its sampled lines."""
     groups: dict[tuple[str, str], dict[int, Any]] = defaultdict(dict)
     for ln in report.time.lines:
         groups[(ln.function, ln.file)][ln.line] = ln
     totals = {(f.name, f.file): f.total_share for f in report.time.functions}
+    listed = {(s.function, s.file): s for s in report.time.sources}
     out = []
     for (function, file), hot in groups.items():
-        text = _read_source(file)
+        listing = listed.get((function, file))
+        if listing is not None:
+            text = {row.line: row.text for row in listing.lines}
+        else:
+            text = {n: h.source.rstrip("\n") for n, h in hot.items()}
         rows: list[list[Any] | None] = []
-        wanted = _wanted_lines(sorted(hot), len(text)) if text else sorted(hot)
         prev = None
-        for n in wanted:
+        for n in sorted(text):
             if prev is not None and n != prev + 1:
                 rows.append(None)  # a gap in the listing
-            src = text[n - 1] if text and n <= len(text) else hot[n].source if n in hot else ""
             h = hot.get(n)
             own = h.own_of(report.time.samples) if h else 0.0
-            rows.append([n, src.rstrip("\n"), h.samples if h else 0, h.share if h else 0.0, own])
+            rows.append([n, text[n], h.samples if h else 0, h.share if h else 0.0, own])
             prev = n
         out.append(
             {
@@ -156,25 +187,3 @@ def hot_sources(report: Report) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _wanted_lines(hot: list[int], n_lines: int) -> list[int]:
-    keep: set[int] = set()
-    for h in hot:
-        keep.update(range(max(1, h - SOURCE_CONTEXT), min(n_lines, h + SOURCE_CONTEXT) + 1))
-    # Hot lines first when the listing is cut, so a long function keeps what matters.
-    ordered = sorted(keep, key=lambda n: min(abs(n - h) for h in hot))[:SOURCE_MAX_LINES]
-    return sorted(ordered)
-
-
-def _read_source(file: str) -> list[str]:
-    # Only Python sources: a frame's file name is whatever the program said it was.
-    if not file.endswith(".py") or not os.path.isfile(file):
-        return []
-    try:
-        if os.path.getsize(file) > SOURCE_MAX_BYTES:
-            return []
-        with open(file, encoding="utf-8", errors="replace") as fh:
-            return fh.readlines()
-    except OSError:
-        return []

@@ -19,13 +19,13 @@ from string import Template
 from typing import Any
 
 from diagkit._paths import HTML_ASSETS
-from diagkit.model.report import Report, write_atomic
+from diagkit.model.report import Report
+from diagkit.model.store import HTML, write_atomic
 from diagkit.render.html.data import page_data
 from diagkit.render.text import json_printable, printable
 
-HTML_FILE = "report.html"
 _ASSETS = Path(HTML_ASSETS)
-_SCRIPTS = ("core.js", "flame.js", "plot.js", "sections.js", "sections_more.js", "main.js")
+_SCRIPTS = ("core.js", "flame.js", "plot.js", "sections.js", "deep_gpu_sections.js", "main.js")
 _JSON_ESCAPES = str.maketrans(
     {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 )
@@ -42,8 +42,8 @@ def _csp_hash(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
 
 
-def render_html(report: Report, out_dir: Path | None = None) -> str:
-    """The page for ``report``; ``out_dir`` is where its side files (the stacks) are."""
+def render_html(report: Report) -> str:
+    """The page for ``report``, from the report alone."""
     js = "\n".join((_ASSETS / name).read_text(encoding="utf-8") for name in _SCRIPTS)
     css = (_ASSETS / "page.css").read_text(encoding="utf-8")
     template = Template((_ASSETS / "page.html").read_text(encoding="utf-8"))
@@ -55,13 +55,13 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
         style_hash=_csp_hash(css),
         css=css,
         js=js,
-        data=embed_json(page_data(report, out_dir)),
+        data=embed_json(page_data(report)),
     )
 
 
-def write_html(report: Report, out_dir: Path, name: str = HTML_FILE) -> Path:
+def write_html(report: Report, out_dir: Path, name: str = HTML) -> Path:
     path = out_dir / name
-    write_atomic(path, render_html(report, out_dir))
+    write_atomic(path, render_html(report))
     return path
 
 
@@ -69,8 +69,8 @@ def write_page(report: Report, folder: Path) -> Path:
     """``diag report --html``: the page for a saved report, with a one-line error if it cannot be written."""
     from diagkit.errors import DiagError
 
-    report.files.setdefault("html", HTML_FILE)
+    report.files.setdefault("html", HTML)
     try:
         return write_html(report, folder)
     except OSError as exc:
-        raise DiagError(f"{folder / HTML_FILE}: cannot write it ({exc.strerror or exc})") from None
+        raise DiagError(f"{folder / HTML}: cannot write it ({exc.strerror or exc})") from None

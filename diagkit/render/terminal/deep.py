@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from diagkit.model.deep import AllocSection, DeepSection, LineProfile, MemoryLineProfile
 from diagkit.model.report import Report
-from diagkit.render.terminal.table_fit import Column, fitted_table
+from diagkit.render.terminal.table_fit import Column, fitted_table, table
 from diagkit.render.text import printable
 from diagkit.render.units import fmt_bytes, fmt_s, short_path
 
@@ -59,9 +58,8 @@ def _calls(sec: DeepSection, c: Console) -> None:
     if not sec.calls:
         return
     c.print("\n[bold]Calls[/] (tracers pass, cProfile: exact counts; times inflated by tracing)")
-    tab = Table(box=None, pad_edge=False, header_style="bold dim")
-    for col in ("calls", "own", "total", "function", "called most by"):
-        tab.add_column(col, justify="right" if col in ("calls", "own", "total") else "left")
+    numbers = (Column(h, "number") for h in ("calls", "own", "total"))
+    tab = table([*numbers, Column("function"), Column("called most by")])
     shown = [s for s in sec.calls if not _machinery(s.function, s.file)]
     for s in sorted(shown, key=lambda s: -s.total_s)[:TOP_CALLS]:
         calls = (

@@ -10,7 +10,7 @@ import click
 
 from diagkit.model.dump import DumpResult, ProcessDump, ThreadVerdict
 from diagkit.model.report import ProcessFacts, StackFrame, StacksSection, ThreadStack
-from diagkit.render.units import fmt_bytes, short_path
+from diagkit.render.units import fmt_bytes, fmt_s, short_path
 
 MAX_FRAMES = 40
 LOCAL_WIDTH = 100
@@ -82,7 +82,7 @@ def _facts(f: ProcessFacts) -> None:
     cpu = "" if f.cpu_share is None else f"CPU {f.cpu_share:.0%} now"
     total = f.cpu_user_s + f.cpu_system_s
     if f.running_s > 0:
-        cpu += f"{', ' if cpu else ''}{total:.1f} s CPU in {fmt_duration(f.running_s)} running"
+        cpu += f"{', ' if cpu else ''}{total:.1f} s CPU in {fmt_s(f.running_s, 's')} running"
     parts = [
         f.state,
         cpu,
@@ -148,11 +148,3 @@ def _frame(fr: StackFrame) -> None:
     for name, value in fr.locals.items():
         cut = value if len(value) <= LOCAL_WIDTH else value[: LOCAL_WIDTH - 1] + "…"
         click.echo(click.style(f"          {name} = ", dim=True) + cut)
-
-
-def fmt_duration(s: float) -> str:
-    if s >= 3600:
-        return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
-    if s >= 60:
-        return f"{int(s // 60)}m{int(s % 60):02d}s"
-    return f"{s:.1f} s"

@@ -6,30 +6,14 @@ from rich.console import Console
 from rich.table import Table
 
 from diagkit.model.gpu import GpuRange, GpuSection, GpuTransfer
+from diagkit.render.terminal.table_fit import Column, table
 from diagkit.render.text import clip, markup
-from diagkit.render.units import fmt_bytes
+from diagkit.render.units import fmt_bytes, fmt_s
 
 TOP_KERNELS = 15
 TOP_RANGES = 20
 NAME_WIDTH = 60
-
-
-def fmt_dur(s: float) -> str:
-    """Durations from nanoseconds to minutes, three significant digits where it matters."""
-    if s != s:  # NaN from a report written elsewhere
-        return "n/a"
-    a = abs(s)
-    if a == 0:
-        return "0"
-    if a < 1e-6:
-        return f"{s * 1e9:.0f} ns"
-    if a < 1e-3:
-        return f"{s * 1e6:.1f} µs"
-    if a < 1:
-        return f"{s * 1e3:.2f} ms"
-    if a < 120:
-        return f"{s:.2f} s"
-    return f"{int(s // 60)}m{s % 60:04.1f}s"
+_TEXT = ("kernel", "range", "direction", "host memory", "GPU work")
 
 
 def _short(name: str, width: int = NAME_WIDTH) -> str:
@@ -72,24 +56,23 @@ def render_gpu(section: GpuSection, console: Console) -> None:
 def _headline(s: GpuSection, c: Console) -> None:
     parts = []
     if s.window_s:
-        parts.append(f"[bold]traced[/] {fmt_dur(s.window_s)}")
+        parts.append(f"[bold]traced[/] {fmt_s(s.window_s, 'ns')}")
     if s.kernels:
         n = sum(k.time.count for k in s.kernels)
-        parts.append(f"[bold]kernels[/] {fmt_dur(s.kernel_s)} in {n:,} launches")
+        parts.append(f"[bold]kernels[/] {fmt_s(s.kernel_s, 'ns')} in {n:,} launches")
     if s.copies:
-        parts.append(f"[bold]copies[/] {fmt_bytes(s.copy_bytes)} in {fmt_dur(s.copy_s)}")
+        parts.append(f"[bold]copies[/] {fmt_bytes(s.copy_bytes)} in {fmt_s(s.copy_s, 'ns')}")
     if s.idle is not None:
         parts.append(f"[bold]GPU idle[/] {s.idle.idle_share:.0%}")
     if parts:
         c.print("  " + "   ".join(parts))
 
 
-def _table(*cols: str) -> Table:
-    tab = Table(box=None, pad_edge=False, header_style="bold dim")
-    for col in cols:
-        left = col in ("kernel", "range", "direction", "host memory", "GPU work")
-        tab.add_column(col, justify="left" if left else "right", no_wrap=col != "GPU work")
-    return tab
+def _table(*headers: str) -> Table:
+    """Only the GPU work done inside a range, a list, wraps onto more lines."""
+    return table(
+        [Column(h, "text" if h in _TEXT else "number", wrap=h == "GPU work") for h in headers]
+    )
 
 
 def _kernels(s: GpuSection, c: Console) -> None:
@@ -101,11 +84,11 @@ def _kernels(s: GpuSection, c: Console) -> None:
         t = k.time
         tab.add_row(
             f"{k.share:6.1%}",
-            fmt_dur(t.total_s),
+            fmt_s(t.total_s, "ns"),
             f"{t.count:,}",
-            fmt_dur(t.mean_s),
-            fmt_dur(t.min_s),
-            fmt_dur(t.max_s),
+            fmt_s(t.mean_s, "ns"),
+            fmt_s(t.min_s, "ns"),
+            fmt_s(t.max_s, "ns"),
             markup(_short(k.name)),
         )
     c.print(tab)
@@ -128,7 +111,7 @@ def _copies(s: GpuSection, c: Console) -> None:
             f"{t.time.count:,}",
             fmt_bytes(t.bytes.total),
             fmt_bytes(t.bytes.mean),
-            fmt_dur(t.time.total_s),
+            fmt_s(t.time.total_s, "ns"),
             rate,
             mem,
             markup(t.operation),
@@ -141,11 +124,11 @@ def _work(r: GpuRange) -> str:
     if r.kernel_count:
         top = ", ".join(_short(k.name, 28) for k in r.kernels[:2])
         more = "…" if len(r.kernels) > 2 else ""
-        parts.append(f"{r.kernel_count:,} kernels {fmt_dur(r.kernel_s)} ({top}{more})")
+        parts.append(f"{r.kernel_count:,} kernels {fmt_s(r.kernel_s, 'ns')} ({top}{more})")
     if r.copy_count:
-        parts.append(f"{r.copy_count:,} copies {fmt_bytes(r.copy_bytes)} {fmt_dur(r.copy_s)}")
+        parts.append(f"{r.copy_count:,} copies {fmt_bytes(r.copy_bytes)} {fmt_s(r.copy_s, 'ns')}")
     if r.gpu_span is not None:
-        parts.append(f"GPU span {fmt_dur(r.gpu_span.total_s)}")
+        parts.append(f"GPU span {fmt_s(r.gpu_span.total_s, 'ns')}")
     return markup("; ".join(parts)) if parts else "[dim]–[/]"
 
 
@@ -158,9 +141,9 @@ def _ranges(s: GpuSection, c: Console) -> None:
     tab = _table("total", "count", "mean", "range", *([] if host_only else ["GPU work"]))
     for r in s.ranges[:TOP_RANGES]:
         cells = [
-            fmt_dur(r.time.total_s),
+            fmt_s(r.time.total_s, "ns"),
             f"{r.time.count:,}",
-            fmt_dur(r.time.mean_s),
+            fmt_s(r.time.mean_s, "ns"),
             markup(_short(r.name, 40)),
         ]
         tab.add_row(*cells, *([] if host_only else [_work(r)]))
@@ -178,10 +161,10 @@ def _idle(s: GpuSection, c: Console) -> None:
     if i is None:
         return
     c.print(
-        f"\n[bold]GPU idle[/] {i.idle_share:.0%} of {fmt_dur(i.window_s)} "
-        f"[dim](busy {fmt_dur(i.busy_s)}; {i.active_idle_share:.0%} idle between the first "
-        f"and last activity, {fmt_dur(i.first_activity_t)} – {fmt_dur(i.last_activity_t)})[/]"
+        f"\n[bold]GPU idle[/] {i.idle_share:.0%} of {fmt_s(i.window_s, 'ns')} "
+        f"[dim](busy {fmt_s(i.busy_s, 'ns')}; {i.active_idle_share:.0%} idle between the first "
+        f"and last activity, {fmt_s(i.first_activity_t, 'ns')} – {fmt_s(i.last_activity_t, 'ns')})[/]"
     )
     for g in i.gaps[:5]:
         during = f" during [bold]{markup(g.during)}[/]" if g.during else ""
-        c.print(f"  gap {fmt_dur(g.seconds):>10} at {fmt_dur(g.start_t)}{during}")
+        c.print(f"  gap {fmt_s(g.seconds, 'ns'):>10} at {fmt_s(g.start_t, 'ns')}{during}")

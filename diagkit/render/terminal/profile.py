@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from diagkit.model.report import Report, TimeSection
-from diagkit.render.terminal.table_fit import Column, fitted_table
+from diagkit.model.store import REPORT
+from diagkit.render.terminal.table_fit import Column, fitted_table, table
 from diagkit.render.text import clip, markup
 from diagkit.render.timeout_lead import lead_lines
 from diagkit.render.units import fmt_bytes, fmt_s, short_path
@@ -36,7 +36,7 @@ def render(report: Report, console: Console, out_dir: Path | None = None) -> Non
     for note in report.notes:
         console.print(f"[yellow]note:[/] {markup(clip(note))}")
     if out_dir is not None and report.files:
-        files = " ".join(sorted(["report.json", *report.files.values()]))
+        files = " ".join(sorted([REPORT, *report.files.values()]))
         console.print(f"\n[bold]Report[/] {markup(short_path(str(out_dir)))}/ {markup(files)}")
 
 
@@ -76,14 +76,7 @@ def _time(r: Report, c: Console) -> None:
         f"\n[bold]Time[/] ({markup(t.source)}; {t.samples} samples, "
         f"active {fmt_s(t.active_s)}, idle {fmt_s(t.idle_s)})"
     )
-    tab = Table(box=None, pad_edge=False, header_style="bold dim")
-    for col, just in (
-        ("own", "right"),
-        ("total", "right"),
-        ("calls", "right"),
-        ("function", "left"),
-    ):
-        tab.add_column(col, justify=just)  # type: ignore[arg-type]
+    tab = table([*(Column(h, "number") for h in ("own", "total", "calls")), Column("function")])
     rows = sorted(t.functions, key=lambda f: -f.own_s)[:TOP_ROWS]
     for f in rows:
         calls = "" if f.calls is None else f"{f.calls:,}"
@@ -148,9 +141,8 @@ def _jit(r: Report, c: Console) -> None:
     c.print(
         f"\n[bold]Numba[/] {len(j.compiles)} compiles, {fmt_s(j.total_compile_s)} compiling{cached}"
     )
-    tab = Table(box=None, pad_edge=False, header_style="bold dim")
-    for col in ("compile", "n", "cache hit/miss", "function"):
-        tab.add_column(col, justify="left" if col == "function" else "right")
+    heads = ("compile", "n", "cache hit/miss")
+    tab = table([*(Column(h, "number") for h in heads), Column("function")])
     for f in j.functions[:TOP_ROWS]:
         tab.add_row(
             fmt_s(f.compile_s),
@@ -166,9 +158,7 @@ def _ranges(r: Report, c: Console) -> None:
     if not r.ranges.stats and not still:
         return
     c.print("\n[bold]Ranges[/] (diagkit.range)")
-    tab = Table(box=None, pad_edge=False, header_style="bold dim")
-    for col in ("total", "count", "mean", "range"):
-        tab.add_column(col, justify="left" if col == "range" else "right")
+    tab = table([*(Column(h, "number") for h in ("total", "count", "mean")), Column("range")])
     for s in r.ranges.stats[:TOP_ROWS]:
         tab.add_row(fmt_s(s.total_s), f"{s.count:,}", fmt_s(s.mean_s), markup(s.name))
     c.print(tab)

@@ -1,7 +1,8 @@
-"""Terminal tables that keep every number whole at any width: paths lose their leading
-folders and source text its end before a column of numbers loses a digit.
+"""The terminal's tables: borderless, numbers right-aligned, text left.
 
-rich, short of room, narrows every column alike, numbers included; so the text columns
+A fitted table keeps every number whole at any width: paths lose their leading
+folders and source text its end before a column of numbers loses a digit. rich,
+short of room, narrows every column alike, numbers included; so the text columns
 are given a width here that leaves room for the numbers.
 """
 
@@ -27,6 +28,27 @@ class Column:
         "text"  # number: never shortened | path: folders dropped first | text: cut at the end
     )
     style: str = ""
+    # In a ``table``, a cell too wide wraps onto more lines (a fitted table never wraps).
+    wrap: bool = True
+
+
+def table(columns: Sequence[Column], title: str | None = None) -> Table:
+    """An empty table of ``columns``, for rows of rich markup; a ``title`` goes above it."""
+    tab = _borderless(title)
+    for c in columns:
+        tab.add_column(
+            c.header,
+            justify="right" if c.kind == "number" else "left",
+            no_wrap=not c.wrap,
+            style=c.style or None,
+        )
+    return tab
+
+
+def _borderless(title: str | None = None) -> Table:
+    return Table(
+        box=None, pad_edge=False, header_style="bold dim", title=title, title_justify="left"
+    )
 
 
 def fitted_table(
@@ -35,7 +57,7 @@ def fitted_table(
     """A borderless table of ``rows`` no wider than ``width``."""
     need = [max([len(c.header), *(_len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
     widths = _share(width - GAP * (len(columns) - 1), columns, need)
-    tab = Table(box=None, pad_edge=False, header_style="bold dim")
+    tab = _borderless()
     for c, w in zip(columns, widths, strict=True):
         tab.add_column(
             c.header,

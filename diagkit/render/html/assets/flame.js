@@ -183,7 +183,7 @@ function flameSection(D) {
   const t = D.time;
   if (!f) {
     if (!t.available && quiet(D, "time")) return null;
-    const why = t.available ? "no stack samples were saved with this report" : t.unavailable_reason;
+    const why = D.page.flame_note || (t.available ? "no stack samples were saved with this report" : t.unavailable_reason);
     return section("flame", "Flame graph", noteBox(`No flame graph: ${why}.`));
   }
   const fl = new Flame(f, t.rate_hz);

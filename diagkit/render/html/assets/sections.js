@@ -101,6 +101,7 @@ function sourceSection(D) {
   if (!srcs.length) return null;
   const kids = [el("p", { class: "dim", text: "The hot functions' lines. Own: the share of all samples in which the line was the innermost line of your code "
     + "(the work it did itself, or in library and native calls it made); total: the line and everything it called. The shading follows own." })];
+  if (D.page.sources_note) kids.push(noteBox(`Only the sampled lines: ${D.page.sources_note}.`));
   for (const s of srcs) {
     const rows = s.lines.map((r) => {
       if (r === null) return el("tr", { class: "gap" }, el("td", { class: "ln", text: "⋮" }), el("td"), el("td"), el("td"));

@@ -30,20 +30,19 @@ from diagkit.deep.targets import (
     merge,
     resolve,
 )
-from diagkit.deep.tracers import LPROF, PSTATS
 from diagkit.model.deep import DeepPass, DeepSection
 from diagkit.model.report import Report
+from diagkit.model.store import LPROF, MEMORY_LOG, PSTATS, TRACERS_LOG
 from diagkit.render.units import fmt_s
 from diagkit.run.launch import ProfileOptions
 from diagkit.run.session import run_profile
+from diagkit.target.event_kinds import EventKind
 
 # Each kept frame costs time on every allocation (tracemalloc finds each frame's line
 # number by scanning its code), up to 4x the 1-frame cost on call-heavy Python at 3
 # frames. Two reach the caller's line through numpy's Python wrappers (np.ones); the
 # largest block's callers come from the stack at the snapshot instead.
 TRACEMALLOC_FRAMES = 2
-TRACERS_LOG = "deep-tracers.log"
-MEMORY_LOG = "deep-memory.log"
 
 SOURCES = {
     "time shares": "sampled pass (py-spy)",
@@ -112,7 +111,7 @@ def _speedscope(report: Report, out_dir: Path) -> dict[str, Any] | None:
 
 
 def _skip_reason(report: Report) -> str:
-    if report.outcome.detail.startswith("bad target"):
+    if report.outcome.bad_target:
         return "the program could not be started"
     if report.outcome.kind == "interrupted":
         return "the sampled pass was interrupted"
@@ -126,7 +125,7 @@ def _run(
 
     def contribute(rep: Report, events: list[dict[str, Any]], t0_ns: int) -> None:
         got.update(events=events, t0=t0_ns)
-        for kind, name in (("deep_pstats", PSTATS), ("deep_lines", LPROF)):
+        for kind, name in ((EventKind.DEEP_PSTATS, PSTATS), (EventKind.DEEP_LINES, LPROF)):
             ev = results.events_of(events, kind)
             src = (ev or {}).get("path") or (ev or {}).get("lprof")
             if src and Path(src).exists():
@@ -174,10 +173,10 @@ def _tracers_pass(
     env = {"NUMBA_DISABLE_JIT": "1"} if req.no_jit else {}
     pace = PassPace("tracers", report.outcome.wall_s, say)
     rep, events, _ = _run(base, "diagkit.deep.tracers:start", cfg, env, pace)
-    seen, jitted = _keys(events, "deep_seen"), _keys(events, "deep_jitted")
+    seen, jitted = _keys(events, EventKind.DEEP_SEEN), _keys(events, EventKind.DEEP_JITTED)
     pstats_file = base.out_dir / PSTATS
     stats = results.load_pstats(str(pstats_file)) if pstats_file.exists() else {}
-    complete = results.events_of(events, "deep_pstats") is not None
+    complete = results.events_of(events, EventKind.DEEP_PSTATS) is not None
     sec.passes.append(
         DeepPass(
             "tracers",
@@ -199,10 +198,10 @@ def _tracers_pass(
     must = matched | {by_real[k] for k in wanted if k in by_real}
     sec.calls = results.call_stats(stats, must)
     sec.lines = results.line_profiles(
-        targets, results.events_of(events, "deep_lines"), seen, jitted, req.no_jit
+        targets, results.events_of(events, EventKind.DEEP_LINES), seen, jitted, req.no_jit
     )
     sec.memory_lines = results.memory_line_profiles(
-        mem_targets, results.events_of(events, "deep_memory_lines"), seen
+        mem_targets, results.events_of(events, EventKind.DEEP_MEMORY_LINES), seen
     )
     sec.divergence += divergence(
         report.outcome, report.time, rep.outcome, stats, req.no_jit, "tracers", sampled
@@ -233,7 +232,7 @@ def _memory_pass(report: Report, base: ProfileOptions, say: Say) -> None:
     rep, events, t0 = _run(
         base, "diagkit.deep.allocs:start", cfg, {}, PassPace("memory", report.outcome.wall_s, say)
     )
-    ev = results.events_of(events, "deep_alloc")
+    ev = results.events_of(events, EventKind.DEEP_ALLOC)
     sec.allocations = results.alloc_section(ev, t0)
     sec.passes.append(
         DeepPass(
@@ -258,7 +257,7 @@ def _memory_pass(report: Report, base: ProfileOptions, say: Say) -> None:
 
 def _no_results(name: str, events: list[dict[str, Any]], log: str) -> str:
     """Why a pass wrote nothing: its collector's own error when it reported one."""
-    errors = [e for e in events if e.get("k") == "collector_error"]
+    errors = [e for e in events if e.get("k") == EventKind.COLLECTOR_ERROR]
     if errors:
         cause = f"its collector failed in the program: {errors[0].get('error', '')}"
     else:

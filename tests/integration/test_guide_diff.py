@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from diagkit.compare.code_paths import portable_path
-from diagkit.model.report import Target
 from tests.conftest import run_diag
 
 # The same work whatever the ending, so that only the ending differs between the runs.
@@ -120,23 +118,3 @@ def test_the_same_code_in_two_checkouts_is_matched_function_by_function(tmp_path
     assert not any("the runs differ" in n for n in data["notes"])
     text = run_diag(["diff", "rva", "rvb"], cwd=tmp_path)
     assert "function" not in text.stdout and "the runs differ" not in text.stdout
-
-
-VA = Target(["va/boot.py"], "script", "/a", "py")
-HERE = Target(["boot.py"], "script", "/w", "py")
-
-
-@pytest.mark.parametrize(
-    ("path", "target", "named"),
-    [
-        ("/a/va/.venv/lib/python3.11/site-packages/pkg/m.py", VA, "pkg/m.py"),
-        ("/opt/py/lib/python3.12/json/decoder.py", HERE, "json/decoder.py"),
-        ("/a/va/src/tool.py", VA, "src/tool.py"),
-        ("/a/lib/tool.py", VA, "lib/tool.py"),
-        ("/w/pkg/fit.py", Target(["-m", "pkg.fit"], "module", "/w", "py"), "pkg/fit.py"),
-        ("/elsewhere/tool.py", HERE, "/elsewhere/tool.py"),
-        ("<frozen runpy>", HERE, "<frozen runpy>"),
-    ],
-)
-def test_a_file_is_named_from_where_the_run_imported_it(path, target, named):
-    assert portable_path(path, target) == named

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import click
 
 from diagkit.deep.config import DeepRequest
-from diagkit.errors import DiagError
+from diagkit.errors import DiagError, UsageError
 
 if TYPE_CHECKING:  # the passes pull in pstats and the code index: only for --deep runs
-    from diagkit.deep.passes import Named
     from diagkit.model.report import Report
+    from diagkit.run.deep_passes import Named
     from diagkit.run.launch import ProfileOptions
 
 
@@ -39,7 +39,7 @@ class DeepPlan:
 
     def run(self, report: Report, opts: ProfileOptions) -> None:
         """Each deep pass says its own pace (``deep.pace``), measured against the sampled pass."""
-        from diagkit.deep.passes import run_deep
+        from diagkit.run.deep_passes import run_deep
 
         run_deep(report, opts, self.request, self.named, self._say)
 
@@ -51,9 +51,9 @@ class DeepPlan:
 def plan_deep(request: DeepRequest, kind: str, target: str, quiet: bool) -> DeepPlan:
     """Resolve the named functions before the program runs: a name that does not resolve
     would otherwise cost a whole sampled pass and two deep ones before anyone saw the typo."""
-    from diagkit.deep.passes import resolve_names
+    from diagkit.run.deep_passes import resolve_names
 
     named = resolve_names(request, kind, target)
     if named.problems:
-        raise DiagError("; ".join(named.problems), exit_code=2)
+        raise UsageError("; ".join(named.problems))
     return DeepPlan(request, named, quiet)

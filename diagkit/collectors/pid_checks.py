@@ -1,8 +1,8 @@
 """Finding and checking a process that diag did not start: by pid, by command line, its children.
 
-Each check names what is wrong in one line (DiagError): a pid that does not
-exist, a zombie, a program that is not Python, a kernel that refuses ptrace and
-what would let it through. Nothing here asks for more privilege than diag has.
+Each check names what is wrong in one line, as the DiagError of its kind (which sets
+diag's exit status): a pid that does not exist, a zombie, a program that is not Python,
+a kernel that refuses ptrace and what would let it through. Nothing here asks for more privilege than diag has.
 """
 
 from __future__ import annotations
@@ -15,14 +15,11 @@ from itertools import pairwise
 import psutil
 
 from diagkit.collectors.process_facts import is_python
-from diagkit.errors import DiagError
+from diagkit.errors import NotPython, TargetGone, TargetRefused, UsageError
 
 # Any copy of diagkit's bootstrap, this one's or another install's.
 BOOTSTRAP_TAIL = os.sep + os.path.join("diagkit", "target", "bootstrap_main.py")
 
-EXIT_GONE = 3  # no such process, a zombie, not Python, exited during the work
-EXIT_REFUSED = 4  # the kernel would not let diag read the process
-EXIT_BUSY = 5  # diag may read it, but another tracer (gdb, a second py-spy) held it each time
 _CAP_SYS_PTRACE = 19
 
 
@@ -38,21 +35,20 @@ def describe(proc: psutil.Process) -> str:
 def open_target(pid: int) -> psutil.Process:
     """The process behind a pid the user named, or a DiagError saying why it cannot be read."""
     if pid == os.getpid():
-        raise DiagError(f"pid {pid} is this diag process itself")
+        raise UsageError(f"pid {pid} is this diag process itself")
     try:
         proc = psutil.Process(pid)
         status = proc.status()
     except psutil.NoSuchProcess:
-        raise DiagError(f"no process with pid {pid}", EXIT_GONE) from None
+        raise TargetGone(f"no process with pid {pid}") from None
     except psutil.AccessDenied:
-        raise DiagError(f"pid {pid}: the OS will not show this process", EXIT_REFUSED) from None
+        raise TargetRefused(f"pid {pid}: the OS will not show this process") from None
     if status == psutil.STATUS_ZOMBIE:
-        raise DiagError(zombie_message(proc), EXIT_GONE)
+        raise TargetGone(zombie_message(proc))
     if is_python(proc) is False:
-        raise DiagError(
+        raise NotPython(
             f"{describe(proc)} is not a Python process (its program is {_exe(proc)}): "
-            "diag reads the stacks of Python programs",
-            EXIT_GONE,
+            "diag reads the stacks of Python programs"
         )
     return proc
 
@@ -83,7 +79,7 @@ def find_by_name(pattern: str) -> tuple[list[psutil.Process], list[psutil.Proces
     try:
         rx = re.compile(pattern)
     except re.error as exc:
-        raise DiagError(f"--name {pattern!r}: not a regular expression ({exc})") from None
+        raise UsageError(f"--name {pattern!r}: not a regular expression ({exc})") from None
     own = {os.getpid()}
     with contextlib.suppress(psutil.Error):
         own.update(c.pid for c in psutil.Process().children(recursive=True))

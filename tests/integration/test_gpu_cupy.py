@@ -57,7 +57,7 @@ def _run(tmp_path: Path, mode: str):
     (tmp_path / "prog.py").write_text(PROGRAM)
     runner = (
         "import runpy, sys\n"
-        "from diagkit.gpu import inprocess\n"
+        "from diagkit.gpu.target import inprocess\n"
         "inprocess.start_from_env()\n"
         "sys.argv = sys.argv[1:]\n"
         "runpy.run_path(sys.argv[0], run_name='__main__')\n"

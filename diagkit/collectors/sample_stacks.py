@@ -1,0 +1,56 @@
+"""What a py-spy sample holds of the program: its part of each stack, which files are not
+its own code, and the seconds each sample stands for. Shared by every reading of the
+samples: the time tables, the flame tree and the --deep pass's choice of targets."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sysconfig
+from typing import Any
+
+from diagkit.collectors.own_frames import is_diagkit, program_end, program_start
+
+_LIB_DIRS = tuple(
+    os.path.realpath(p) + os.sep
+    for p in {
+        sysconfig.get_paths()["stdlib"],
+        sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
+    }
+)
+
+
+@functools.cache
+def is_library_file(path: str) -> bool:
+    """Standard library, site-packages, diagkit itself, or not a Python file: not the user's code.
+
+    diagkit counts as a library even when installed editable: its import hooks wrap the
+    program's imports, and those frames must not be taken for the program's hot lines.
+    """
+    if not path.endswith(".py") or is_diagkit(path):
+        return True
+    real = os.path.realpath(path)
+    return real.startswith(_LIB_DIRS) or "site-packages" in real or "dist-packages" in real
+
+
+def program_frames(frs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The program's part of a stack (root first, a suffix of it), or [] for diag's own work.
+
+    The same cut as every stacks section (see ``own_frames``): at the bootstrap's
+    ``run_program``, and below py-spy's per-process frames; diag's signal handler on
+    top of the program is cut off.
+    """
+    named = [(fr.get("name") or "", fr.get("file") or "") for fr in frs]
+    start = program_start(named)
+    return [] if start is None else frs[start : program_end(named, start)]
+
+
+def weighted_samples(profile: dict[str, Any], rate: int) -> list[tuple[list[int], float]]:
+    """A thread's stacks with the seconds each stands for (py-spy writes 1/rate; a run
+    whose sampling slowed down carries each phase's own interval)."""
+    samples = profile.get("samples", [])
+    weights = profile.get("weights") or []
+    if len(weights) != len(samples):
+        weights = [1.0 / rate] * len(samples)
+    return list(zip(samples, weights, strict=True))
