@@ -121,8 +121,11 @@ def test_waiting_threads_are_left_out_unless_idle(tmp_path, script):
     sec = run.report.time
     names = {f.name for f in sec.functions}
     assert not names & {"Condition.wait", "sleeper", "selecting", "locked"}, names
-    assert [t.thread.rsplit('"', 2)[1] for t in sec.threads] == ["MainThread"]
-    assert sec.threads[0].share == pytest.approx(1.0)
+    # A waiter may be caught starting, before its wait (a sample or two, its name not yet
+    # readable): its waiting must never count.
+    shares = {t.thread.rsplit('"', 2)[1]: t.share for t in sec.threads}
+    assert shares["MainThread"] > 0.97, shares
+    assert sum(s for name, s in shares.items() if name != "MainThread") < 0.03, shares
     assert max(f.own_share for f in sec.functions) <= 1.0
 
     kept = run_diag(["profile", "-q", "--idle", str(target)], cwd=tmp_path, out=tmp_path / "idle")
