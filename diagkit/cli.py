@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import importlib
 import sys
 
@@ -62,6 +64,9 @@ def _register() -> None:
 
 
 _register()
+# The interpreter's collections at exit walk every object diag made (~10-15 ms after a run);
+# the process's memory goes back to the system whole, and diag closes its files itself.
+atexit.register(gc.freeze)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata as md
 import json
 import os
 import platform
 import socket
 import sys
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 
-from diagkit.collectors.threads import start_daemon
+from diagkit.collectors.distributions import DistributionIndex
 from diagkit.model.report import EnvironmentSection, PackageInfo
 
 # diag's own version is in every report; any other package only when the program imported it.
@@ -40,42 +38,9 @@ def recorded_variables(env: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-class DistributionIndex:
-    """Which installed distributions provide which top-level modules.
-
-    Building it reads every installed package's metadata (~0.1 s), so it is
-    started in a thread when the target starts and is ready when the target ends.
-    """
-
-    def __init__(self) -> None:
-        self._result: dict[str, list[str]] = {}
-        self._thread = start_daemon(self._build_aside, "diag-dists")
-
-    def _build_aside(self) -> None:
-        # Lowest priority for this thread alone: it must not take CPU from the target.
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        self._build()
-
-    def _build(self) -> None:
-        try:
-            self._result = dict(md.packages_distributions())
-        except Exception:  # broken metadata somewhere in site-packages: fall back to names
-            self._result = {}
-
-    def get(self) -> dict[str, list[str]]:
-        if self._thread is None:
-            self._build()  # no thread for it: built now, after the target, at the same cost
-        else:
-            self._thread.join()
-        return self._result
-
-
-def environment_section(
-    modules: dict[str, str] | None, index: DistributionIndex | None = None
-) -> EnvironmentSection:
-    """``modules``: top-level module name -> file, as the target saw them at exit (None if unknown)."""
-    sec = EnvironmentSection(
+def host_section() -> EnvironmentSection:
+    """A section holding what does not depend on the program; no packages yet."""
+    return EnvironmentSection(
         python_version=sys.version.split()[0],
         python_executable=sys.executable,
         platform=platform.platform(),
@@ -84,13 +49,47 @@ def environment_section(
         cpu_count=os.cpu_count() or 0,
         variables=recorded_variables(os.environ),
     )
-    dists = (index or DistributionIndex()).get()
+
+
+class PendingEnvironment:
+    """One run's environment section: what ``steps()`` can gather before the program's
+    first line (the platform string alone takes ~10 ms: it runs ``uname -p``), and
+    ``section``, after its end, the rest."""
+
+    def __init__(self) -> None:
+        self.index = DistributionIndex()
+        self._host: EnvironmentSection | None = None
+
+    def steps(self) -> Iterator[Callable[[], None]]:
+        if self._host is None:
+            yield self._take_host
+        yield from self.index.steps()
+
+    def _take_host(self) -> None:
+        self._host = host_section()
+
+    def section(self, modules: dict[str, str] | None) -> EnvironmentSection:
+        host, self._host = self._host, None  # each run's section is its own
+        return environment_section(modules, self.index, host)
+
+
+def environment_section(
+    modules: dict[str, str] | None,
+    index: DistributionIndex | None = None,
+    host: EnvironmentSection | None = None,
+) -> EnvironmentSection:
+    """``modules``: top-level module name -> file, as the target saw them at exit (None if
+    unknown); ``host``: the section ``host_section()`` began, if it was taken already."""
+    sec = host or host_section()
+    names = [
+        mod
+        for mod in dict.fromkeys([*ALWAYS, *sorted(modules or {})])
+        if mod not in sys.stdlib_module_names
+    ]
+    dists = (index or DistributionIndex()).get(names)
     wanted: dict[str, list[str]] = {}
     files: dict[str, list[str]] = {}
-    names = dict.fromkeys([*ALWAYS, *sorted(modules or {})])
     for mod in names:
-        if mod in sys.stdlib_module_names:
-            continue
         for dist in dists.get(mod, [mod] if mod in ALWAYS else []):
             wanted.setdefault(dist, []).append(mod)
             if modules and mod in modules:
@@ -131,9 +130,10 @@ def _package(dist: str, mods: list[str], module_files: list[str] | None) -> Pack
         location = os.path.commonpath(roots) if roots else str(d.locate_file(""))
     except ValueError:  # relative and absolute paths mixed
         location = roots[0]
+    meta = d.metadata  # parsed anew on every look: once here
     return PackageInfo(
-        name=d.metadata["Name"] or dist,
-        version=d.version,
+        name=meta["Name"] or dist,
+        version=meta["Version"],
         location=location,
         editable=editable,
         modules=[m for m in mods if module_files is not None or m in ALWAYS],

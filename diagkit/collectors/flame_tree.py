@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from diagkit.collectors.sample_stacks import is_library_file, program_frames, weighted_samples
+from diagkit.collectors.sample_stacks import (
+    is_library_file,
+    program_frames,
+    sample_slots,
+    weighted_samples,
+)
 from diagkit.model.flame import FlameFunction, FlameTree
 
 MAX_NODES = 15_000
@@ -61,15 +66,16 @@ def flame_tree(speedscope: dict[str, Any], max_nodes: int = MAX_NODES) -> FlameT
     profiles = [p for p in speedscope.get("profiles", []) if p.get("samples")]
     weighted = [weighted_samples(p, 1) for p in profiles]
     # Integer values in intervals of the fastest rate: a sample taken after the sampling
-    # slowed down stands for several of them.
+    # slowed down stands for several of them. A time-weighted file says how many itself.
+    timed = bool(profiles) and all("slots" in p for p in profiles)
     unit = min((w for ws in weighted for _, w in ws if w > 0), default=1.0)
     for prof, samples in zip(profiles, weighted, strict=True):
         top = 0
         if len(profiles) > 1:
             top = child(0, func_id(str(prof.get("name", "thread")), "", 0, "thread"))
         counts: Counter[tuple[int, ...]] = Counter()
-        for s, w in samples:
-            counts[tuple(s)] += max(1, round(w / unit))
+        for (s, w), slots in zip(samples, sample_slots(prof), strict=True):
+            counts[tuple(s)] += slots if timed else max(1, round(w / unit))
         for stack, n in counts.items():
             kept = len(program_frames([frames[i] for i in stack]))
             if not kept:

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 
+from diagkit.collectors.thread_ends import ThreadEnds
 from diagkit.collectors.threads import REFUSED, start_daemon
 from diagkit.model.report import MemorySection, RssPoint
 
@@ -34,13 +35,17 @@ def _status_kb(pid: int) -> tuple[int, int]:
     return rss, hwm
 
 
-def _children(pid: int) -> list[int]:
+def _tasks(pid: int) -> list[str]:
+    """The native ids of a process's threads, as /proc names them; [] once it is gone."""
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+
+
+def _children(pid: int, tasks: list[str]) -> list[int]:
     """Direct children, from each thread's /proc children list (no scan of every process)."""
     kids: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return kids
     for tid in tasks:
         try:
             with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
@@ -50,18 +55,24 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def _descendants(pid: int) -> list[int]:
-    out, todo = [], _children(pid)
+def _descendants(pid: int, tasks: list[str]) -> tuple[list[int], list[str]]:
+    """Every descendant of ``pid`` (whose threads are ``tasks``), and all their threads."""
+    out, threads, todo = [], [], _children(pid, tasks)
     while todo:
         kid = todo.pop()
         out.append(kid)
-        todo.extend(_children(kid))
-    return out
+        kid_tasks = _tasks(kid)
+        threads += kid_tasks
+        todo.extend(_children(kid, kid_tasks))
+    return out, threads
 
 
 class RssSampler:
-    def __init__(self, pid: int, t0_ns: int, interval: float = 0.02) -> None:
+    def __init__(
+        self, pid: int, t0_ns: int, interval: float = 0.02, threads: ThreadEnds | None = None
+    ) -> None:
         self.pid = pid
+        self.threads = threads  # told which threads each read found alive
         self.t0_ns = t0_ns
         self.interval = interval
         self.points: list[RssPoint] = []
@@ -79,10 +90,15 @@ class RssSampler:
     def sample(self) -> None:
         # Runs every interval on a machine whose cores the target is using: /proc is read
         # directly (psutil's recursive children() scans every process, ~1.4 ms a call).
+        tasks = _tasks(self.pid)
+        descendants, their_tasks = _descendants(self.pid, tasks)
+        if self.threads is not None:
+            # Before the check below: a process that is gone has ended all its threads.
+            self.threads.saw(map(int, tasks + their_tasks), time.monotonic())
         rss_kb, hwm_kb = _status_kb(self.pid)
         if not rss_kb and not hwm_kb:
             return
-        kids = sum(_status_kb(k)[0] for k in _descendants(self.pid))
+        kids = sum(_status_kb(k)[0] for k in descendants)
         self.hwm = max(self.hwm, hwm_kb * 1024)
         t = (time.monotonic_ns() - self.t0_ns) / 1e9
         self.points.append(RssPoint(t=t, rss=rss_kb * 1024, children_rss=kids * 1024))
@@ -99,6 +115,10 @@ class RssSampler:
         self._stop.set()
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(2.0)
+        if self.threads is not None:
+            # The loop may have last looked before the target ended: one more look sees it gone.
+            tasks = _tasks(self.pid)
+            self.threads.saw(map(int, tasks + _descendants(self.pid, tasks)[1]), time.monotonic())
 
     def section(self, maxrss_at_exit: int = 0) -> MemorySection:
         pts = self.points

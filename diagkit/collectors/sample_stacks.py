@@ -9,6 +9,7 @@ import os
 import sysconfig
 from typing import Any
 
+from diagkit.collectors.idle_frames import is_waiting
 from diagkit.collectors.own_frames import is_diagkit, program_end, program_start
 
 _LIB_DIRS = tuple(
@@ -54,3 +55,40 @@ def weighted_samples(profile: dict[str, Any], rate: int) -> list[tuple[list[int]
     if len(weights) != len(samples):
         weights = [1.0 / rate] * len(samples)
     return list(zip(samples, weights, strict=True))
+
+
+def sample_slots(profile: dict[str, Any]) -> list[int]:
+    """How many samples each one counts for: a time-weighted file (``time_weighted``) merges
+    a stack's consecutive samples into one and says how many sampling intervals it covers;
+    py-spy's own files have one sample each."""
+    samples = profile.get("samples", [])
+    slots = profile.get("slots") or []
+    return slots if len(slots) == len(samples) else [1] * len(samples)
+
+
+def work_samples(speedscope: dict[str, Any]) -> dict[str, Any]:
+    """The samples without those of threads that were waiting (``idle_frames``): what the
+    time tables count without ``--idle``, for the flame graph and --deep's choice too."""
+    frames = speedscope.get("shared", {}).get("frames", [])
+    waiting: dict[tuple[int, ...], bool] = {}
+
+    def waits(stack: list[int]) -> bool:
+        key = tuple(stack)
+        if key not in waiting:
+            frs = program_frames([frames[i] for i in stack])
+            waiting[key] = bool(frs) and is_waiting(frs, is_library_file)
+        return waiting[key]
+
+    profiles = []
+    for prof in speedscope.get("profiles", []):
+        rows = zip(
+            prof.get("samples", []), weighted_samples(prof, 1), sample_slots(prof), strict=True
+        )
+        kept = [(s, w, c) for s, (_, w), c in rows if not waits(s)]
+        out = {**prof, "samples": [s for s, _, _ in kept]}
+        if prof.get("weights"):
+            out["weights"] = [w for _, w, _ in kept]
+        if prof.get("slots"):
+            out["slots"] = [c for _, _, c in kept]
+        profiles.append(out)
+    return {**speedscope, "profiles": profiles}

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 from diagkit.collectors.flame_tree import flame_tree
 from diagkit.collectors.hot_source import source_listings
 from diagkit.collectors.idle_frames import is_waiting
-from diagkit.collectors.sample_stacks import is_library_file, program_frames, weighted_samples
+from diagkit.collectors.sample_stacks import (
+    is_library_file,
+    program_frames,
+    sample_slots,
+    weighted_samples,
+    work_samples,
+)
 from diagkit.collectors.sampler import SamplerResult, find_py_spy, py_spy_version
 from diagkit.model.report import FunctionTime, LineTime, ThreadTime, TimeSection
 
@@ -26,7 +32,8 @@ LINES_PER_FUNCTION = 12
 def time_section(
     speedscope: dict[str, Any], *, rate: int, sampled_s: float, source: str, idle: bool = True
 ) -> TimeSection:
-    """Counts say how many samples were taken; seconds and shares come from their weights.
+    """Counts say how many samples were taken (a time-weighted sample counts for the
+    intervals it covers); seconds and shares come from their weights.
 
     ``idle=False``: samples of a thread that was waiting (``idle_frames``) are dropped,
     as py-spy meant to. Every share is of the samples kept, threads' shares included,
@@ -46,15 +53,16 @@ def time_section(
     n, weight, waits = 0, 0.0, 0
     for prof in profiles:
         kept, kept_w = 0, 0.0
-        for stack, w in weighted_samples(prof, rate):  # root first, leaf last
+        counted = zip(weighted_samples(prof, rate), sample_slots(prof), strict=True)
+        for (stack, w), c in counted:  # root first, leaf last
             frs = program_frames([frames[i] for i in stack])
             if not frs:
                 continue
             if not idle and is_waiting(frs, is_library_file):
-                waits += 1
+                waits += c
                 continue
-            n, weight = n + 1, weight + w
-            kept, kept_w = kept + 1, kept_w + w
+            n, weight = n + c, weight + w
+            kept, kept_w = kept + c, kept_w + w
             seen_f: set[tuple[str, str]] = set()
             seen_l: set[tuple[str, str, int]] = set()
             for fr in frs:
@@ -62,24 +70,24 @@ def time_section(
                 ln = int(fr.get("line") or 0)
                 if key not in seen_f:
                     seen_f.add(key)
-                    total[key] += 1
+                    total[key] += c
                     total_w[key] += w
                 lk = (*key, ln)
                 if lk not in seen_l:
                     seen_l.add(lk)
-                    lines[lk] += 1
+                    lines[lk] += c
                     lines_w[lk] += w
                 if ln and (key not in first_line or ln < first_line[key]):
                     first_line[key] = ln
             leaf = (frs[-1]["name"], frs[-1].get("file") or "")
-            own[leaf] += 1
+            own[leaf] += c
             own_w[leaf] += w
             user = next(
                 (fr for fr in reversed(frs) if not is_library_file(fr.get("file") or "")), None
             )
             if user is not None:
                 uk = (user["name"], user.get("file") or "", int(user.get("line") or 0))
-                line_own[uk] += 1
+                line_own[uk] += c
                 line_own_w[uk] += w
         if kept:
             threads.append((prof.get("name", "?"), kept, kept_w))
@@ -173,11 +181,19 @@ def section_from_sampler(
     rates = f"{rate} Hz"
     if sampled.slow_rate:
         rates = f"{rate} Hz for the first {slow_after_s:g} s, then {sampled.slow_rate} Hz"
-    blocking = "nonblocking" if nonblocking else "blocking"
-    source = f"py-spy {version} record, {rates}, {mode}{blocking}{how}"
+    if sampled.nonblocking:
+        source = f"py-spy {version} record, nonblocking {rate} Hz, time-weighted"
+        if sampled.errors:
+            # Reads that raced a changing stack failed; their time went to the samples
+            # either side of them, which sit in the same phase of the program.
+            source += f", {sampled.errors} of {sampled.reads} reads failed"
+        source += how
+    else:
+        source = f"py-spy {version} record, {rates}, {mode}blocking{how}"
     sec = time_section(data, rate=rate, sampled_s=wall, source=source, idle=idle)
     _name_main_thread(sec, sampled.pid)
-    tree = flame_tree(data)  # of every sample, idle ones too: the page's flame graph
+    # The samples the tables count: without --idle, not those of threads waiting.
+    tree = flame_tree(data if idle else work_samples(data))
     sec.flame = tree if tree.total else None
     sec.sources = source_listings(sec)
     if sampled.slow_rate:
@@ -188,13 +204,19 @@ def section_from_sampler(
             f"; only the first {slow_after_s:g} s were sampled (the second py-spy failed: "
             f"{sampled.slow_failed})"
         )
+    if sampled.chunks > 1:
+        sec.source += (
+            f"; py-spy ran in {sampled.chunks} chunks, {sampled.seams_s:.3f} s between them "
+            "unsampled"
+        )
+    if sampled.stopped_why and wall > sampled.stopped_after_s + 0.5:
+        sec.source += (
+            f"; only the first {sampled.stopped_after_s:.1f} s were sampled (the next py-spy "
+            f"failed: {sampled.stopped_why})"
+        )
     sec.native, sec.idle_included, sec.nonblocking = native, idle, nonblocking
-    sec.sample_errors = sampled.errors
-    if nonblocking and sampled.errors:
-        lost = sampled.errors / (sampled.errors + sampled.samples) if sampled.samples else 1.0
-        # Reads that raced the program drop out, and they come from where the stack changes
-        # fastest: those places are under-counted, not just noisier.
-        sec.source += f"; {lost:.1%} of samples lost to stacks that changed mid-read"
+    sec.sample_errors, sec.sample_reads = sampled.errors, sampled.reads
+    sec.chunks, sec.seams_s = sampled.chunks, sampled.seams_s
     return sec
 
 

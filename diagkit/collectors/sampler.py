@@ -11,11 +11,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from diagkit.collectors.ptrace_access import describe_tracers, may_ptrace
-from diagkit.collectors.speedscope_merge import write_merged
+from diagkit.collectors.thread_ends import ThreadEnds
 from diagkit.collectors.threads import REFUSED, start_daemon
 from diagkit.errors import DiagError, TargetBusy, TargetRefused
 
@@ -40,6 +40,13 @@ class SamplerResult:
     slow_after_s: int = 0  # when the second py-spy was due (0: one rate was asked for)
     slow_failed: str = ""  # what the second py-spy said when it sampled nothing
     pid: int = 0  # the sampled process: its main thread's native id
+    # Nonblocking, time-weighted sampling (``chunked_sampler``):
+    nonblocking: bool = False
+    chunks: int = 0  # py-spy runs back to back, each converted as it ended
+    seams_s: float = 0.0  # the time between them, not sampled
+    reads: int = 0  # the samples py-spy was due to take in the time it sampled
+    stopped_after_s: float = 0.0  # where a later py-spy failed: the seconds sampled until then
+    stopped_why: str = ""  # what it said
 
 
 def find_py_spy() -> str | None:
@@ -63,15 +70,32 @@ def py_spy_version(exe: str) -> str:
         return ""
 
 
-class PySpySampler:
-    """``py-spy record --pid``: started before the target runs its first line, stopped after it exits.
+@dataclass
+class Leg:
+    """One py-spy process of a run: a run is one or more, each started when the last ends."""
 
-    With ``slow_rate``, py-spy samples at ``rate`` for the first ``slow_after_s`` seconds
-    and then a second py-spy takes over at ``slow_rate``: short runs keep the samples
-    their shares need, and a long run stops paying for more samples than it can use
-    (py-spy pauses the target for each one). The two files are merged into one with each
-    sample weighted by its own interval, as speedscope's format allows.
+    rate: int
+    output: Path
+    proc: subprocess.Popen[bytes]
+    spawn_s: float  # time.monotonic() just before it was started
+    lines: list[str] = field(default_factory=list)  # what it printed
+    reader: threading.Thread | None = None
+    sampling_s: float = 0.0  # when its "Sampling" line was read (0: never)
+    finished: bool = False
+
+
+class PySpySampler:
+    """``py-spy record --pid``: started before the target runs its first line, stopped after
+    it exits (or, attached, when diag detaches).
+
+    A run is a sequence of py-spy processes ("legs"): when one ends by its own
+    ``--duration``, the next is started at once if the target lives and the sampler is not
+    stopping, and the one that ended is handed to ``_done``. What each leg runs, what follows
+    it and what the files become is the subclass's (``BlockingSampler``, and the
+    time-weighted ``chunked_sampler.ChunkedSampler``).
     """
+
+    thread_ends: ThreadEnds | None = None  # filled by the RSS sampler's polls, where used
 
     def __init__(
         self,
@@ -82,9 +106,6 @@ class PySpySampler:
         native: bool = False,
         subprocesses: bool = False,
         idle: bool = False,
-        nonblocking: bool = False,
-        slow_rate: int = 0,
-        slow_after_s: int = 0,
         alive: Callable[[], bool] | None = None,
     ) -> None:
         self.pid = pid
@@ -93,50 +114,59 @@ class PySpySampler:
         self.native = native
         self.subprocesses = subprocesses
         self.idle = idle
-        self.nonblocking = nonblocking
-        self.phased = slow_rate > 0 and slow_after_s > 0 and alive is not None
-        self.slow_rate, self.slow_after_s = slow_rate, slow_after_s
         self._alive = alive
         self.exe = find_py_spy()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._phases: list[tuple[int, Path]] = []  # (rate, file) of each py-spy started
-        self._phase_lines: list[list[str]] = []  # what each of them printed
-        self._readers: list[threading.Thread] = []
+        self.legs: list[Leg] = []
         self._attached = threading.Event()
         self._lock = threading.Lock()
         self._stopping = False
-        self._switcher: threading.Thread | None = None
-        self._slow_problem = ""  # why the slower py-spy never started, where diag knows
+        self._follower: threading.Thread | None = None
+        self._later_problem = ""  # why a later py-spy never started, where diag knows
         # Why py-spy failed, as the error of its kind: TargetRefused, TargetBusy or DiagError.
         self.failure: DiagError | None = None
 
-    def command(self, rate: int | None = None, output: Path | None = None) -> list[str]:
+    # What a subclass decides.
+    def _first(self) -> tuple[list[str], int, Path]:
+        """The first leg: its command, rate and output file."""
+        raise NotImplementedError
+
+    def _next(self, ended: Leg) -> tuple[list[str], int, Path] | None:
+        """The leg that follows ``ended`` (which ran its course while the target lives)."""
+        return None
+
+    def _done(self, leg: Leg) -> None:
+        """``leg``'s py-spy has ended and its output is read; called once per leg, in order."""
+
+    def _result(self, samples: int, errors: int) -> SamplerResult:
+        raise NotImplementedError
+
+    def _on_follower_start(self) -> None:
+        """Work that can overlap the run, on the thread that follows the legs."""
+
+    def record_command(self, rate: int, output: Path, fmt: str) -> list[str]:
         cmd = [
             self.exe or "py-spy",
             "record",
             "--pid",
             str(self.pid),
             "--rate",
-            str(rate or self.rate),
+            str(rate),
             "--format",
-            "speedscope",
+            fmt,
             "--output",
-            str(output or self.output),
+            str(output),
             "--full-filenames",
         ]
         if self.native:
             cmd.append("--native")
         if self.subprocesses:
             cmd.append("--subprocesses")
-        if self.idle:
-            cmd.append("--idle")
-        if self.nonblocking:
-            cmd.append("--nonblocking")
         return cmd
 
-    def _launch(self, cmd: list[str], rate: int, output: Path) -> subprocess.Popen[bytes] | str:
+    def _launch(self, cmd: list[str], rate: int, output: Path) -> Leg | str:
         """Start a py-spy and the thread that reads it; else why not (and no py-spy runs)."""
         try:
+            spawn_s = time.monotonic()
             # A session of its own: Ctrl-C at the terminal is for the target and for diag,
             # which stops py-spy itself once the target has ended.
             proc = subprocess.Popen(
@@ -151,70 +181,80 @@ class PySpySampler:
             )
         except OSError as exc:
             return f"py-spy could not be started: {exc.strerror or exc}"
-        lines: list[str] = []
-        reader = start_daemon(self._read_stderr, "diag-py-spy-out", proc, lines)
-        if reader is None:
+        leg = Leg(rate, output, proc, spawn_s)
+        leg.reader = start_daemon(self._read_output, "diag-py-spy-out", leg)
+        if leg.reader is None:
             # Unread, py-spy would block on a full pipe, and its "Sampling" line would never come.
             proc.kill()
             proc.wait()
             return f"py-spy's output could not be read: {REFUSED}"
-        self._phases.append((rate, output))
-        self._phase_lines.append(lines)
-        self._readers.append(reader)
-        return proc
+        self.legs.append(leg)
+        return leg
 
     def start(self, attach_timeout: float = 10.0) -> str | None:
         """Start sampling; return None once py-spy says it samples, else why it could not."""
         if self.exe is None:
             return "py-spy is not on PATH (it is a dependency of diagkit: pip install py-spy)"
-        cmd = self.command()
-        output = self.output
-        if self.phased:
-            output = self.output.with_suffix(".fast.json")
-            cmd = [*self.command(self.rate, output), "--duration", str(self.slow_after_s)]
-        launched = self._launch(cmd, self.rate, output)
+        launched = self._launch(*self._first())
         if isinstance(launched, str):
             return launched
-        self._proc = launched
         deadline = time.monotonic() + attach_timeout
         while time.monotonic() < deadline:
             if self._attached.wait(0.02):
-                if self.phased:
-                    self._switcher = start_daemon(self._slow_down, "diag-py-spy-rate")
-                    if self._switcher is None:
-                        self._slow_problem = f"py-spy could not be started: {REFUSED}"
+                self._follower = start_daemon(self._follow, "diag-py-spy-next")
+                if self._follower is None:
+                    self._later_problem = f"py-spy could not be started: {REFUSED}"
                 return None
-            if self._proc.poll() is not None:
-                for reader in self._readers:
-                    reader.join(1.0)
+            if launched.proc.poll() is not None:
+                if launched.reader is not None:
+                    launched.reader.join(1.0)
                 return self._explain_failure()
         self.stop()
         return f"py-spy did not start sampling within {attach_timeout:.0f} s"
 
-    def _slow_down(self) -> None:
-        """When the fast py-spy has done its seconds, start the slow one (if the target lives)."""
-        assert self._proc is not None
-        self._proc.wait()
-        with self._lock:
-            if self._stopping or (self._alive is not None and not self._alive()):
+    def _follow(self) -> None:
+        """As each leg ends, start the next (if the target lives), then hand over the one
+        that ended: the next samples while the last one's file is read."""
+        self._on_follower_start()
+        leg = self.legs[-1]
+        while True:
+            leg.proc.wait()
+            if leg.reader is not None:  # its last lines say why it stopped (see _next)
+                leg.reader.join(1.0)
+            following: Leg | None = None
+            with self._lock:
+                alive = self._alive is None or self._alive()
+                spec = None if self._stopping or not alive else self._next(leg)
+                if spec is not None:
+                    launched = self._launch(*spec)
+                    if isinstance(launched, str):
+                        self._later_problem = launched
+                    else:
+                        following = launched
+            self._finish(leg)
+            if following is None:
                 return
-            output = self.output.with_suffix(".slow.json")
-            launched = self._launch(self.command(self.slow_rate, output), self.slow_rate, output)
-            if isinstance(launched, str):
-                self._slow_problem = launched
-            else:
-                self._proc = launched
+            leg = following
 
-    def _read_stderr(self, proc: subprocess.Popen[bytes], lines: list[str]) -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
+    def _finish(self, leg: Leg) -> None:
+        if leg.finished:
+            return
+        leg.finished = True
+        if leg.reader is not None:
+            leg.reader.join(2.0)  # its totals line comes as it exits
+        self._done(leg)
+
+    def _read_output(self, leg: Leg) -> None:
+        assert leg.proc.stdout is not None
+        for raw in leg.proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip()
-            lines.append(line)
-            if _SAMPLING.search(line):
+            leg.lines.append(line)
+            if not leg.sampling_s and _SAMPLING.search(line):
+                leg.sampling_s = time.monotonic()
                 self._attached.set()
 
     def _lines(self) -> list[str]:
-        return [line for lines in self._phase_lines for line in lines]
+        return [line for leg in self.legs for line in leg.lines]
 
     def _explain_failure(self) -> str:
         self.failure = self._failure()
@@ -236,32 +276,27 @@ class PySpySampler:
             return kind(
                 f"py-spy failed on pid {self.pid}, not for want of permission ({busy}): {text[-300:]}"
             )
-        return DiagError(
-            f"py-spy failed: {text[-300:] or 'exit status ' + str(self._proc and self._proc.returncode)}"
-        )
+        status = self.legs[-1].proc.returncode if self.legs else None
+        return DiagError(f"py-spy failed: {text[-300:] or 'exit status ' + str(status)}")
 
     def stop_now(self) -> SamplerResult:
         """Stop sampling a target that keeps running (attach mode): py-spy stops by itself only
         when the target exits; SIGINT makes it write its file now."""
         with self._lock:
-            self._stopping = True  # first, so that the slower py-spy is not started after this
-            proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            self._stopping = True  # first, so that no further py-spy is started after this
+            leg = self.legs[-1] if self.legs else None
+        if leg is not None and leg.proc.poll() is None:
+            leg.proc.send_signal(signal.SIGINT)
         return self.stop()
 
     def stop(self, grace: float = 10.0) -> SamplerResult:
         """Wait for py-spy to notice the target has exited and write its file; nudge it if needed."""
         with self._lock:
             self._stopping = True
-            proc = self._proc
-        if proc is None:
+            leg = self.legs[-1] if self.legs else None
+        if leg is None:
             return SamplerResult(ok=False, reason="py-spy was not started")
-        if self._switcher is not None and self._switcher.is_alive():
-            proc.wait()  # the fast py-spy ends with the target or its seconds, whichever first
-            self._switcher.join()
-            proc = self._proc
-            assert proc is not None
+        proc = leg.proc
         try:
             proc.wait(timeout=grace / 2)
         except subprocess.TimeoutExpired:
@@ -273,33 +308,11 @@ class PySpySampler:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        for reader in self._readers:
-            reader.join(2.0)
+        if self._follower is not None:
+            self._follower.join()
+        for each in self.legs:
+            self._finish(each)
         samples = errors = 0
         for m in _TOTALS.finditer("\n".join(self._lines())):
             samples, errors = samples + int(m.group(1)), errors + int(m.group(2))
-        written = [(r, f) for r, f in self._phases if f.exists() and os.path.getsize(f) > 0]
-        if len(written) > 1:
-            write_merged(self.output, written)
-            for _, f in written:
-                f.unlink()
-        elif written and written[0][1] != self.output:
-            os.replace(written[0][1], self.output)  # py-spy's own weights are already 1/rate
-        slow = self.slow_rate if len(written) > 1 else 0
-        failed = self._slow_problem
-        if not failed and len(self._phases) > 1 and len(written) < 2:
-            said = " ".join(ln.removeprefix("py-spy>").strip() for ln in self._phase_lines[1])
-            failed = said.strip() or "it wrote no samples"
-        if self.output.exists() and os.path.getsize(self.output) > 0:
-            return SamplerResult(
-                True,
-                "",
-                self.output,
-                samples,
-                errors,
-                slow_rate=slow,
-                slow_after_s=self.slow_after_s if self.phased else 0,
-                slow_failed=failed[-300:],
-                pid=self.pid,
-            )
-        return SamplerResult(False, self._explain_failure(), None, samples, errors)
+        return self._result(samples, errors)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +18,7 @@ from diagkit.run.deep_plan import deep_request, plan_deep
 from diagkit.run.folders import default_out_dir, prepare_out_dir
 from diagkit.run.launch import Launch, ProfileOptions
 from diagkit.run.progress import Progress, drop_output
-from diagkit.run.sampling import FAST_RATE, SLOW_RATE, SamplingOptions
+from diagkit.run.sampling import FAST_RATE, NONBLOCKING_RATE, SLOW_RATE, SamplingOptions
 from diagkit.run.targets import resolve_target
 
 if TYPE_CHECKING:
@@ -78,16 +81,25 @@ def split_program_args(args: list[str], value_options: set[str]) -> tuple[list[s
 @click.option(
     "--rate",
     type=click.IntRange(1, 2000),
-    help="Samples per second throughout [default: 200 for the first 2 s, then 100].",
+    help="Samples per second throughout [default: 250; --blocking: 200 for the first 2 s, "
+    "then 100].",
 )
-@click.option("--native", is_flag=True, help="Sample C, BLAS and Numba frames too (slower).")
+@click.option(
+    "--native", is_flag=True, help="Sample C, BLAS and Numba frames too (slower; blocking)."
+)
 @click.option("--subprocesses", is_flag=True, help="Sample child processes too.")
 @click.option("--idle", is_flag=True, help="Keep samples of idle threads (waiting, sleeping).")
 @click.option(
     "--nonblocking",
     is_flag=True,
-    help="Sample without pausing the program: far cheaper "
-    "on deep stacks, but samples taken while the stack changes are lost.",
+    help="Sample without pausing the program, each sample weighted by its own interval "
+    "(the default).",
+)
+@click.option(
+    "--blocking",
+    is_flag=True,
+    help="Pause the program for each sample, as py-spy does by default: no read is lost, "
+    "but every thread stops each time (costly on deep stacks and many threads).",
 )
 @click.option(
     "--timeout",
@@ -143,6 +155,7 @@ def profile(
     subprocesses: bool,
     idle: bool,
     nonblocking: bool,
+    blocking: bool,
     timeout: float | None,
     quiet: bool,
     pid: int | None,
@@ -159,14 +172,19 @@ def profile(
     Every word after SCRIPT or -m MODULE is the program's, as with python: put diag's
     options before it."""
     deep_req = deep_request(deep, lines, memory_lines, no_jit, attach=pid is not None)
+    if blocking and nonblocking:
+        raise DiagError("--blocking and --nonblocking: give one of them")
+    if native and nonblocking:
+        raise DiagError("--native samples blocking (py-spy cannot read C frames otherwise)")
+    paused = blocking or native
     sampling = SamplingOptions(
-        # An explicit --rate holds throughout; by default the rate halves after the first seconds.
-        rate=rate or FAST_RATE,
-        slow_rate=0 if rate else SLOW_RATE,
+        # An explicit --rate holds throughout; blocking, the rate halves after the first seconds.
+        rate=rate or (FAST_RATE if paused else NONBLOCKING_RATE),
+        slow_rate=SLOW_RATE if paused and not rate else 0,
         native=native,
         subprocesses=subprocesses,
         idle=idle,
-        nonblocking=nonblocking,
+        blocking=paused,
     )
     if gpu and (pid is not None or duration is not None):
         raise DiagError("--gpu traces inside a program diag starts; it cannot attach to --pid")
@@ -204,17 +222,28 @@ def profile(
         opts.extra_env.update(plan.env())
         opts.collectors.append(GPU_COLLECTOR)
         contribute = gpu_contributor(plan, out_dir)
-    # The program starts now: its start-up and py-spy's attach overlap the imports below
-    # (the report model, the collectors and the outputs), instead of waiting for them.
+    # The program starts now: its start-up and py-spy's attach overlap diag's imports (the
+    # report model, the collectors, the outputs), instead of waiting for them.
     stops = stop_signals.install()  # before the child exists: no signal may orphan it
     launch = Launch(opts)
     stops.watch(launch.child, lambda: launch.t0_ns != 0)
+    launch.overlap(_imports("diagkit.run.finish", "diagkit.run.session"))
     from diagkit.run.finish import finish, save_report
     from diagkit.run.session import run_profile
 
+    # What the end of the run needs, imported ahead where the start leaves time.
+    later = ["diagkit.collectors.sampled_time", "diagkit.render.outputs"]
+    if not quiet:
+        later += ["rich.console", "diagkit.commands.common", "diagkit.render.terminal.profile"]
     progress = Progress()
     try:
-        report = run_profile(opts, on_tick=progress.tick, contribute=contribute, launch=launch)
+        report = run_profile(
+            opts,
+            on_tick=progress.tick,
+            contribute=contribute,
+            launch=launch,
+            ahead=_imports(*later),
+        )
         if not subprocesses:
             from diagkit.collectors.sampled_time import unsampled_children_note
 
@@ -231,6 +260,10 @@ def profile(
         raise BadTarget(report.outcome.bad_target)
     status = finish(report, out_dir, None if quiet else lambda folder: _render(report, folder))
     return stops.exit_status(status)  # told to stop by SIGTERM or SIGHUP at any point: 128+N
+
+
+def _imports(*modules: str) -> list[Callable[[], object]]:
+    return [functools.partial(importlib.import_module, name) for name in modules]
 
 
 def _render(report: Report, folder: Path | None) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diagkit._paths import is_own_file, real_path
-from diagkit.collectors.sample_stacks import is_library_file, weighted_samples
+from diagkit.collectors.sample_stacks import is_library_file, weighted_samples, work_samples
 from diagkit.deep.codeindex import CodeInfo, containing, index_file
 from diagkit.model.report import TimeSection
 
@@ -224,6 +224,8 @@ def hot_targets(
         for f in time.functions
         if f.kind == "python" and is_user_file(f.file) and not f.name.endswith(_ANONYMOUS)
     ]
+    if speedscope and not time.idle_included:
+        speedscope = work_samples(speedscope)  # as the tables: a thread's wait is not its work
     own = user_own_seconds(speedscope) if speedscope else {}
     total = sum(own.values()) or 1.0
     ranked = sorted(user, key=lambda f: (-own.get((f.name, f.file), 0.0), -f.own_s))

@@ -24,8 +24,9 @@ from diagkit.model.source_listing import SourceListing
 # A string field narrowed to the words diag has always written there (model/kinds.py) is
 # neither: every report, older or newer, reads as before. A word added to such a set is
 # a new major, since the diags before it refuse the word.
-SCHEMA_VERSION = "1.2"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_by_diag
+SCHEMA_VERSION = "1.3"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_by_diag
 # 1.2: time.flame and time.sources, outcome.bad_target
+# 1.3: time.sample_reads, time.chunks and time.seams_s
 
 
 @dataclass
@@ -134,10 +135,17 @@ class TimeSection:
     slow_rate_hz: int = 0
     slow_after_s: float = 0.0
     native: bool = False
-    nonblocking: bool = False  # py-spy read the stacks without pausing the program
+    # py-spy read the stacks without pausing the program, and each sample weighs the time
+    # until the next one (a read that failed, sample_errors of them, hands its time on).
+    nonblocking: bool = False
     idle_included: bool = False
     samples: int = 0
     sample_errors: int = 0
+    sample_reads: int = 0  # nonblocking: the reads py-spy was due to take, failed ones included
+    # Nonblocking: py-spy ran in this many chunks back to back; seams_s of the run fell
+    # between one's last sample and the next one's first, unsampled.
+    chunks: int = 0
+    seams_s: float = 0.0
     sampled_s: float = 0.0
     active_s: float = 0.0
     idle_s: float = 0.0

@@ -31,8 +31,12 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def to_dict(obj: Any) -> Any:
     """Serialize a dataclass tree to plain JSON types (a float that is NaN or inf becomes None)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    kind: type = type(obj)
+    if kind in _AS_IS:  # most values of a report: answered before any other check
+        return obj
+    names = _field_names(kind)
+    if names is not None:
+        return {name: to_dict(getattr(obj, name)) for name in names}
     if isinstance(obj, list | tuple):
         return [to_dict(v) for v in obj]
     if isinstance(obj, dict):
@@ -40,6 +44,17 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
         return None
     return obj
+
+
+_AS_IS = frozenset({str, int, bool, type(None)})
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """A dataclass's field names, in order (read once per class); None for any other type."""
+    if dataclasses.is_dataclass(kind):
+        return tuple(f.name for f in dataclasses.fields(kind))
+    return None
 
 
 class DataMismatch(ValueError):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 REPORT = "report.json"
 HTML = "report.html"
 TRACE = "profile.trace.json"
-SPEEDSCOPE = "profile.speedscope.json"  # py-spy's samples, as it wrote them
+SPEEDSCOPE = "profile.speedscope.json"  # py-spy's samples, each weighted by its interval
 PSTATS = "profile.pstats"  # --deep: cProfile's calls
 LPROF = "profile.lprof"  # --deep: line_profiler's hits
 TRACERS_LOG = "deep-tracers.log"  # --deep: the program's output in each deep pass

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-from rich.markup import escape
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -49,4 +47,6 @@ def clip(text: str, chars: int = 2000, lines: int = 20) -> str:
 
 def markup(text: str) -> str:
     """A program's string for a rich console: undecodable bytes escaped, no markup read in it."""
+    from rich.markup import escape  # the page needs none of rich (~10 ms to import)
+
     return escape(printable(text))

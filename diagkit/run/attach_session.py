@@ -80,7 +80,7 @@ def run_attached(
         raise DiagError(problem)
     t0 = time.monotonic_ns()
     hwm_before = _hwm(opts.pid)
-    rss = RssSampler(opts.pid, t0)
+    rss = RssSampler(opts.pid, t0, threads=sampler.thread_ends)
     rss.start()
     cpu0 = _cpu(proc) or (0.0, 0.0)
     end = _watch(proc, opts.duration, on_tick, rss, cpu0, stops)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from diagkit.deep.config import DeepRequest
 from diagkit.errors import DiagError, UsageError
 
 if TYPE_CHECKING:  # the passes pull in pstats and the code index: only for --deep runs
+    from diagkit.deep.config import DeepRequest
     from diagkit.model.report import Report
     from diagkit.run.deep_passes import Named
     from diagkit.run.launch import ProfileOptions
@@ -24,6 +24,8 @@ def deep_request(
         return None
     if attach:
         raise DiagError("--deep runs the program again under tracers: it cannot attach to --pid")
+    from diagkit.deep.config import DeepRequest  # imported by --deep runs alone
+
     return DeepRequest(_names(lines), _names(memory_lines), no_jit)
 
 

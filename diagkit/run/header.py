@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diagkit import __version__
-from diagkit.model.dump import DUMP_SCHEMA_VERSION, DumpResult
 from diagkit.model.report import SCHEMA_VERSION, Outcome, Report, Target
+
+if TYPE_CHECKING:
+    from diagkit.model.dump import DumpResult
 
 
 def now() -> str:
@@ -37,6 +39,8 @@ class Header:
 
     def dump_result(self, **fields: Any) -> DumpResult:
         """What ``diag dump --json`` prints, with this head; ``fields`` are DumpResult's others."""
+        from diagkit.model.dump import DUMP_SCHEMA_VERSION, DumpResult  # not for diag profile
+
         return DumpResult(
             schema_version=DUMP_SCHEMA_VERSION,
             diagkit_version=__version__,

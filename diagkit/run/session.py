@@ -8,21 +8,19 @@ collectors and the channel records that reached disk.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diagkit.collectors import stacks
-from diagkit.collectors.environment import DistributionIndex, environment_section
+from diagkit.collectors.environment import PendingEnvironment
 from diagkit.collectors.inproc_results import parse_events
 from diagkit.collectors.rss import RssSampler
 from diagkit.collectors.sampler import SamplerResult
-from diagkit.collectors.thread_cpu import read_threads
-from diagkit.dumping.verdict import is_library_frame, is_python_frame, thread_verdicts
 from diagkit.model.report import (
     EnvironmentSection,
     Report,
@@ -46,16 +44,18 @@ def run_profile(
     on_tick: Callable[[float, int], None] | None = None,
     contribute: Contributor | None = None,
     launch: Launch | None = None,
+    ahead: Iterable[Callable[[], object]] = (),
 ) -> Report:
     """Run the target once (or see through a ``launch`` already started with ``opts``).
 
     ``contribute(report, events, t0_ns)`` lets the extra collectors turn their own
-    channel records into sections before the channel is deleted."""
+    channel records into sections before the channel is deleted. ``ahead``: the caller's
+    own work to do while the program starts, if there is time (see ``Launch.overlap``)."""
     stops = stop_signals.install()  # before the child exists: no signal may orphan it
     launch = launch or Launch(opts)
     stops.watch(launch.child, lambda: launch.t0_ns != 0)
     try:
-        return _run(opts, launch, stops, on_tick, contribute)
+        return _run(opts, launch, stops, on_tick, contribute, ahead)
     finally:
         # Whatever ends the run (a full disk included), the channel in $TMPDIR goes.
         shutil.rmtree(launch.channel, ignore_errors=True)
@@ -67,14 +67,23 @@ def _run(
     stops: stop_signals.StopSignals,
     on_tick: Callable[[float, int], None] | None,
     contribute: Contributor | None,
+    ahead: Iterable[Callable[[], object]],
 ) -> Report:
     child, channel = launch.child, launch.channel
     header = Header(opts.command)
     try:
-        dist_index = DistributionIndex() if opts.environment else None
+        # Gathered before the program's first line or after its end, never while it runs.
+        environment = PendingEnvironment() if opts.environment else None
+        launch.overlap(
+            itertools.chain(
+                [_import_dump_tools] if opts.timeout is not None else (),
+                environment.steps() if environment else (),
+                ahead,
+            )
+        )
         t0 = launch.started()
         sampler_problem = launch.sampler_problem
-        rss = RssSampler(child.pid, t0)
+        rss = RssSampler(child.pid, t0, threads=launch.sampler.thread_ends)
         rss.start()
         ending = _watch(child, opts.timeout, on_tick, rss)
         timed_out_stacks = ending.stacks
@@ -110,8 +119,8 @@ def _run(
         numerics=inproc.numerics,
         ranges=inproc.ranges,
         environment=(
-            environment_section(inproc.modules, dist_index)
-            if dist_index is not None
+            environment.section(inproc.modules)
+            if environment is not None
             else EnvironmentSection(
                 available=False, unavailable_reason="not collected in this pass"
             )
@@ -198,8 +207,18 @@ def _watch(
     return ending
 
 
+def _import_dump_tools() -> None:
+    """What a --timeout's dumps use: imported for those runs alone, before the program runs."""
+    import diagkit.collectors.stacks
+    import diagkit.collectors.thread_cpu
+    import diagkit.dumping.verdict  # noqa: F401
+
+
 def _dump_with_cpu(pid: int, start: float, idents: dict[int, int]) -> StacksSection:
     """The stacks, each thread with its CPU time read just before them."""
+    from diagkit.collectors import stacks
+    from diagkit.collectors.thread_cpu import read_threads
+
     cpu = read_threads(pid)
     sec = stacks.dump_stacks(pid, idents=idents)
     sec.taken_t = cpu.t - start
@@ -211,6 +230,8 @@ def _dump_with_cpu(pid: int, start: float, idents: dict[int, int]) -> StacksSect
 
 def _compared(earlier: StacksSection | None, now: StacksSection) -> StacksSection:
     """``now`` with each thread's verdict against ``earlier``, the one ``diag dump --repeat`` gives."""
+    from diagkit.dumping.verdict import is_library_frame, is_python_frame, thread_verdicts
+
     for th in now.threads:
         th.own_frame = next(
             (f for f in th.frames if is_python_frame(f) and not is_library_frame(f)), None

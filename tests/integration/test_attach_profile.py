@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -73,7 +74,9 @@ def test_attach_finds_the_hot_function_and_the_target_finishes_correctly(tmp_pat
     stop = tmp_path / "stop"
     proc = _start(tmp_path, WORK, str(stop))
     try:
-        diag = _diag(tmp_path, "--pid", str(proc.pid), "--duration", "4")
+        # 1-second chunks: attached, py-spy runs back to back too, the last stopped by diag.
+        env = {**os.environ, "DIAGKIT_CHUNK_S": "1"}
+        diag = _diag(tmp_path, "--pid", str(proc.pid), "--duration", "4", env=env)
         _, err = diag.communicate(timeout=60)
         assert diag.returncode == 0, err
         time.sleep(0.3)
@@ -90,9 +93,10 @@ def test_attach_finds_the_hot_function_and_the_target_finishes_correctly(tmp_pat
     assert rep.target.kind == "attach" and rep.target.pid == proc.pid
     assert rep.outcome.kind == "detached" and "still running" in rep.outcome.detail
     assert 3.8 < rep.outcome.wall_s < 6
-    # Past 2 s a second py-spy samples at half the rate; its file is merged into the one.
+    # One rate throughout, nonblocking; the chunks' files are folded into the one.
     wall = rep.outcome.wall_s
-    assert rep.time.slow_rate_hz == 100 and rep.time.samples < 400 + 100 * (wall - 2) + 60
+    assert rep.time.nonblocking and rep.time.slow_rate_hz == 0 and rep.time.chunks >= 3
+    assert rep.time.samples < 250 * wall + 60 and "attached by pid" in rep.time.source
     assert sorted(p.name for p in (tmp_path / "r").glob("*.json")) == [
         "profile.speedscope.json",
         "profile.trace.json",

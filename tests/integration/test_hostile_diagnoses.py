@@ -224,7 +224,13 @@ def test_timeout_stacks_of_a_program_a_debugger_holds(procs, tmp_path):
 def test_sampling_a_process_a_debugger_holds_names_the_debugger(procs, tmp_path):
     target = _spinner(procs, tmp_path, threads=1)
     holder = _hold(procs, tmp_path, target.pid)
-    out = run_diag(["profile", "-q", "--pid", str(target.pid), "--duration", "1"], cwd=tmp_path)
+    attach = ["profile", "-q", "--pid", str(target.pid), "--duration", "1"]
+    # Nonblocking reads need no ptrace attach: the held process is sampled all the same.
+    read = run_diag(attach, cwd=tmp_path, out=tmp_path / "read")
+    assert read.returncode == 0 and read.report.time.available, read.stderr
+    assert "f" in {f.name for f in read.report.time.functions}
+    # Blocking samples must attach, and the debugger holds it.
+    out = run_diag([*attach, "--blocking"], cwd=tmp_path)
     assert out.returncode == 5 and out.stderr.count("\n") == 1, out.stderr  # busy, not refused
     assert out.stderr.startswith("diag: error: py-spy failed on pid ")
     assert f"another tracer holds it (pid {holder.pid}" in out.stderr

@@ -1,0 +1,133 @@
+"""Nonblocking, time-weighted sampling: py-spy in chunks of a few seconds, back to back.
+
+``--nonblocking`` reads the stacks without pausing the program (a blocking sample stops
+every thread for ~0.3 ms plus ~15 µs per frame); a read that races a changing stack fails
+and that sample is lost, ~10% of them on a Numba compile. Counting the samples that
+succeeded would under-count exactly the code whose stack changes fastest; py-spy's
+chrometrace format times each stack until the next one that differs, so every sample
+weighs its own interval and the lost time goes to its neighbours (``time_weighted``).
+
+py-spy keeps every chrometrace event in memory until it stops (40-440 KB per second of
+run), so it runs ``--duration`` seconds at a time: each chunk's file is folded into the
+timeline and deleted as soon as the next py-spy has been started, and the time between
+two chunks (py-spy's attach, tens of ms) is measured and reported as not sampled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from diagkit.collectors.sampler import Leg, PySpySampler, SamplerResult, py_spy_version
+from diagkit.collectors.thread_ends import ThreadEnds
+from diagkit.collectors.time_weighted import Timeline, load_events
+
+_EXITED = "Stopped sampling because process exited"  # py-spy 0.4's words
+
+
+class ChunkedSampler(PySpySampler):
+    """py-spy ``--nonblocking --idle --threads --format chrometrace`` in ``chunk_s`` runs.
+
+    ``--idle`` puts every live thread in every successful sample, so a stack lasts exactly
+    until its thread's next change; waits are left out afterwards, from the frames
+    (``idle_frames``), unless the user asked for them. ``--threads`` names each stack's
+    native thread, whose end ``thread_ends`` learns from the RSS sampler's polls.
+    """
+
+    def __init__(
+        self,
+        pid: int,
+        output: Path,
+        *,
+        rate: int,
+        chunk_s: int,
+        alive: Callable[[], bool] | None = None,
+        subprocesses: bool = False,
+        idle: bool = False,
+    ) -> None:
+        super().__init__(pid, output, rate=rate, subprocesses=subprocesses, idle=idle, alive=alive)
+        self.chunk_s = chunk_s
+        self._ends = self.thread_ends = ThreadEnds()
+        self.timeline = Timeline(rate, subprocesses)
+        self.version = ""
+        self._stopped: tuple[float, str] | None = None  # a chunk that sampled nothing
+
+    def chunk_file(self, k: int) -> Path:
+        return self.output.with_name(f"profile.chunk{k}.chrometrace.json")
+
+    def _spec(self) -> tuple[list[str], int, Path]:
+        out = self.chunk_file(len(self.legs))
+        cmd = self.record_command(self.rate, out, "chrometrace")
+        cmd += ["--nonblocking", "--idle", "--threads", "--duration", str(self.chunk_s)]
+        return cmd, self.rate, out
+
+    def _first(self) -> tuple[list[str], int, Path]:
+        return self._spec()
+
+    def _next(self, ended: Leg) -> tuple[list[str], int, Path] | None:
+        # One that never sampled, or failed, would fail again at once: no loop of py-spys.
+        # One that saw the program exit says so before diag's reaper may have noticed:
+        # a follower then would only fail to find the process.
+        if any(_EXITED in line for line in ended.lines):
+            return None
+        return self._spec() if ended.sampling_s and ended.proc.returncode == 0 else None
+
+    def _on_follower_start(self) -> None:
+        self.version = py_spy_version(self.exe or "py-spy")  # while the program runs
+
+    def _done(self, leg: Leg) -> None:
+        events, _ = load_events(leg.output)
+        with contextlib.suppress(OSError):
+            leg.output.unlink()
+        if events:
+            # py-spy's clock starts as it creates its recorder, a few ms after its spawn,
+            # before it attaches: every chunk's times are early alike, and seams keep true.
+            self.timeline.add_chunk(events, leg.spawn_s, self._ends.end_after)
+        elif (
+            self._stopped is None
+            and leg is not self.legs[0]
+            and not self._stopping  # stopped by diag before it sampled: nothing was missed
+            and self._target_lives()
+        ):
+            said = " ".join(ln.removeprefix("py-spy>").strip() for ln in leg.lines).strip()
+            self._stopped = (self._sampled_until(), said or "it wrote no samples")
+
+    def _target_lives(self) -> bool:
+        return self._alive is None or self._alive()
+
+    def _sampled_until(self) -> float:
+        """Seconds from the first py-spy's start to the last chunk's end."""
+        last = self.timeline.chunks[-1].close_s if self.timeline.chunks else self.legs[0].spawn_s
+        return max(0.0, last - self.legs[0].spawn_s)
+
+    def _result(self, samples: int, errors: int) -> SamplerResult:
+        if not any(leg.sampling_s for leg in self.legs):
+            return SamplerResult(False, self._explain_failure(), None, samples, errors)
+        version = self.version or py_spy_version(self.exe or "py-spy")
+        doc = self.timeline.speedscope(f"py-spy@{version}")
+        tmp = self.output.with_suffix(".tmp")
+        with open(tmp, "w") as fh:
+            json.dump(doc, fh, separators=(",", ":"))
+        os.replace(tmp, self.output)
+        reads = round(self.timeline.covered_s * self.rate) * max(1, len(self.timeline.pids))
+        stopped_after, why = self._stopped or (0.0, "")
+        if not why and self._later_problem:  # diag could not start the next py-spy
+            stopped_after, why = self._sampled_until(), self._later_problem
+        return SamplerResult(
+            True,
+            "",
+            self.output,
+            samples,
+            errors,
+            version=version,
+            pid=self.pid,
+            nonblocking=True,
+            chunks=len(self.timeline.chunks),
+            seams_s=self.timeline.seams_s,
+            reads=max(reads, errors),
+            stopped_after_s=stopped_after,
+            stopped_why=why[-300:],
+        )
