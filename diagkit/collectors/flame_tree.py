@@ -8,13 +8,12 @@ short one; their time stays in the parent's total.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from diagkit.collectors.sample_stacks import (
     is_library_file,
     program_frames,
-    sample_slots,
     weighted_samples,
 )
 from diagkit.model.flame import FlameFunction, FlameTree
@@ -22,6 +21,9 @@ from diagkit.model.flame import FlameFunction, FlameTree
 MAX_NODES = 15_000
 # Below this share of all samples a node is under a third of a pixel on a wide screen.
 MIN_SHARE = 1 / 4000
+
+
+MICROSECONDS = 1e6
 
 
 def flame_tree(speedscope: dict[str, Any], max_nodes: int = MAX_NODES) -> FlameTree:
@@ -74,8 +76,18 @@ def flame_tree(speedscope: dict[str, Any], max_nodes: int = MAX_NODES) -> FlameT
         if len(profiles) > 1:
             top = child(0, func_id(str(prof.get("name", "thread")), "", 0, "thread"))
         counts: Counter[tuple[int, ...]] = Counter()
-        for (s, w), slots in zip(samples, sample_slots(prof), strict=True):
-            counts[tuple(s)] += slots if timed else max(1, round(w / unit))
+        if timed:
+            # Microseconds, not slots: a short run has a few dozen slots, and counting in them
+            # strays from the tables' time-weighted shares by a point or two.
+            seconds: dict[tuple[int, ...], float] = defaultdict(float)
+            for s, w in samples:
+                seconds[tuple(s)] += w
+            for s_key, sec in seconds.items():
+                if n := round(sec * MICROSECONDS):
+                    counts[s_key] = n
+        else:
+            for s, w in samples:
+                counts[tuple(s)] += max(1, round(w / unit))
         for stack, n in counts.items():
             kept = len(program_frames([frames[i] for i in stack]))
             if not kept:
@@ -92,7 +104,9 @@ def flame_tree(speedscope: dict[str, Any], max_nodes: int = MAX_NODES) -> FlameT
                     c = child(node, fid)
                 node_value[c] += n
                 node = c
-    return _flatten(node_func, node_value, node_kids, funcs, max_nodes)
+    tree = _flatten(node_func, node_value, node_kids, funcs, max_nodes)
+    tree.per_second = MICROSECONDS if timed else 0.0
+    return tree
 
 
 def _flatten(

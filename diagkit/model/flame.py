@@ -23,10 +23,15 @@ class FlameFunction:
 class FlameTree:
     """The tree in preorder: node i is ``functions[func[i]]`` at ``depth[i]``, with ``value[i]``
     samples (in intervals of the fastest rate); node 0 is the root, all samples. Nodes under
-    ``pruned_below`` samples are left out, their time kept in their parent's."""
+    ``pruned_below`` samples are left out, their time kept in their parent's.
+
+    ``per_second``: how many value units make a second. A time-weighted run counts in
+    microseconds (1e6), so the graph's shares are the tables' shares; 0: in intervals of the
+    time section's rate, as a blocking run counts."""
 
     total: int = 0
     pruned_below: int = 0
+    per_second: float = 0.0
     functions: list[FlameFunction] = field(default_factory=list)
     func: list[int] = field(default_factory=list)
     value: list[int] = field(default_factory=list)

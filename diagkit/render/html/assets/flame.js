@@ -129,8 +129,8 @@ class Flame {
     this.draw();
   }
 
-  // Values count intervals of the fastest sampling rate, so a run whose sampling slowed
-  // down after its first seconds still reads as time.
+  // Values count microseconds (a time-weighted run) or intervals of the fastest sampling
+  // rate, so a run whose sampling slowed down after its first seconds still reads as time.
   amount(v) {
     return this.rate ? fmtS(v / this.rate) : `${int(v)} samples`;
   }
@@ -186,7 +186,7 @@ function flameSection(D) {
     const why = D.page.flame_note || (t.available ? "no stack samples were saved with this report" : t.unavailable_reason);
     return section("flame", "Flame graph", noteBox(`No flame graph: ${why}.`));
   }
-  const fl = new Flame(f, t.rate_hz);
+  const fl = new Flame(f, f.per_second || t.rate_hz);
   window.diagFlame = fl;
   const intro = el("p", { class: "dim" },
     `${fl.amount(f.total)} of the program's own stacks, sampled; width is time. Orange: your code, blue: libraries, grey-violet: native or built-in. `
