@@ -72,10 +72,13 @@ def test_records_that_stretch_the_path_rules_map_as_packages_distributions_maps_
     _dist(site, "empty_record", {"RECORD": "", "SOURCES.txt": "fromsources/x.py\n"})
     _dist(site, "egg", {"SOURCES.txt": "eggmod/__init__.py\n"}, info="egg-info")
     whole = md.packages_distributions()
-    # The cases are real: each is a name the rules credit, or one they refuse.
-    assert {"plain", "dotted", "inquotes", "later", "own", "twice", "second", "eggmod"} <= set(
-        whole
-    )
+    # The cases are real: each is a name the rules credit, or one they refuse. Python 3.12
+    # changed the rules (it credits only declared top-level names and plain packages here);
+    # whatever the running Python's rules, diag's answer must be its answer.
+    credited = {"plain", "twice"}
+    if sys.version_info < (3, 12):
+        credited |= {"dotted", "inquotes", "later", "own", "second", "eggmod"}
+    assert credited <= set(whole)
     assert not {"typed", "py", "parts", "inner", "nodot", "data"} & set(whole)
     asked = [*whole, "py", "parts", "inner", "typed", "nodot", "missing", "com", "ma", "data"]
     assert _index_of(asked) == whole
