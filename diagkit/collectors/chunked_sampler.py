@@ -11,6 +11,13 @@ py-spy keeps every chrometrace event in memory until it stops (40-440 KB per sec
 run), so it runs ``--duration`` seconds at a time: each chunk's file is folded into the
 timeline and deleted as soon as the next py-spy has been started, and the time between
 two chunks (py-spy's attach, tens of ms) is measured and reported as not sampled.
+
+A read costs py-spy ~25 µs per thread (2-core VM): 32 threads at 250 Hz keep ~20% of a
+core busy, which a program using every core pays for. With ``reads_per_s`` each chunk's
+rate is what that many thread-reads a second allow for the threads alive as it starts
+(never above ``rate``, never below ``MIN_RATE``), and a chunk whose thread count has
+since grown to need half its rate or less is ended early, so a program that starts its
+thread pool after its first line pays for one seam, not for a chunk at the full rate.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +35,10 @@ from diagkit.collectors.thread_ends import ThreadEnds
 from diagkit.collectors.time_weighted import Timeline, load_events
 
 _EXITED = "Stopped sampling because process exited"  # py-spy 0.4's words
+# A program with hundreds of threads is still sampled often enough to time its phases.
+MIN_RATE = 20
+# How often a chunk's thread count is looked at (the RSS sampler counts them every 20 ms).
+_LOOK_S = 0.25
 
 
 class ChunkedSampler(PySpySampler):
@@ -47,9 +60,11 @@ class ChunkedSampler(PySpySampler):
         alive: Callable[[], bool] | None = None,
         subprocesses: bool = False,
         idle: bool = False,
+        reads_per_s: int = 0,
     ) -> None:
         super().__init__(pid, output, rate=rate, subprocesses=subprocesses, idle=idle, alive=alive)
         self.chunk_s = chunk_s
+        self.reads_per_s = reads_per_s  # 0: ``rate`` throughout
         self._ends = self.thread_ends = ThreadEnds()
         self.timeline = Timeline(rate, subprocesses)
         self.version = ""
@@ -58,11 +73,35 @@ class ChunkedSampler(PySpySampler):
     def chunk_file(self, k: int) -> Path:
         return self.output.with_name(f"profile.chunk{k}.chrometrace.json")
 
+    def rate_for(self, threads: int) -> int:
+        """The rate a chunk starts at while ``threads`` threads are alive."""
+        if not self.reads_per_s or threads <= 0:
+            return self.rate
+        return max(min(self.rate, MIN_RATE), min(self.rate, self.reads_per_s // threads))
+
     def _spec(self) -> tuple[list[str], int, Path]:
         out = self.chunk_file(len(self.legs))
-        cmd = self.record_command(self.rate, out, "chrometrace")
+        rate = self.rate_for(self._ends.alive)
+        cmd = self.record_command(rate, out, "chrometrace")
         cmd += ["--nonblocking", "--idle", "--threads", "--duration", str(self.chunk_s)]
-        return cmd, self.rate, out
+        return cmd, rate, out
+
+    def _wait(self, leg: Leg) -> None:
+        if not self.reads_per_s:
+            leg.proc.wait()
+            return
+        cut = False
+        while True:
+            try:
+                leg.proc.wait(_LOOK_S)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+            if not cut and leg.sampling_s and self.rate_for(self._ends.alive) * 2 <= leg.rate:
+                # SIGINT: py-spy writes its file and exits 0, and the next chunk follows.
+                with contextlib.suppress(OSError):
+                    leg.proc.send_signal(signal.SIGINT)
+                cut = True
 
     def _first(self) -> tuple[list[str], int, Path]:
         return self._spec()
@@ -85,7 +124,7 @@ class ChunkedSampler(PySpySampler):
         if events:
             # py-spy's clock starts as it creates its recorder, a few ms after its spawn,
             # before it attaches: every chunk's times are early alike, and seams keep true.
-            self.timeline.add_chunk(events, leg.spawn_s, self._ends.end_after)
+            self.timeline.add_chunk(events, leg.spawn_s, self._ends.end_after, leg.rate)
         elif (
             self._stopped is None
             and leg is not self.legs[0]
@@ -94,6 +133,15 @@ class ChunkedSampler(PySpySampler):
         ):
             said = " ".join(ln.removeprefix("py-spy>").strip() for ln in leg.lines).strip()
             self._stopped = (self._sampled_until(), said or "it wrote no samples")
+
+    def _rate_change(self) -> tuple[int, float]:
+        """The lowest rate a chunk sampled at below the first's, and seconds from the first
+        chunk's start to the first such chunk's; (0, 0) where one rate held throughout."""
+        chunks = self.timeline.chunks
+        lower = [c for c in chunks if c.rate < chunks[0].rate] if chunks else []
+        if not lower:
+            return 0, 0.0
+        return min(c.rate for c in lower), round(lower[0].first_s - chunks[0].first_s, 3)
 
     def _target_lives(self) -> bool:
         return self._alive is None or self._alive()
@@ -112,7 +160,8 @@ class ChunkedSampler(PySpySampler):
         with open(tmp, "w") as fh:
             json.dump(doc, fh, separators=(",", ":"))
         os.replace(tmp, self.output)
-        reads = round(self.timeline.covered_s * self.rate) * max(1, len(self.timeline.pids))
+        reads = self.timeline.reads_due * max(1, len(self.timeline.pids))
+        slow_rate, slow_after_s = self._rate_change()
         stopped_after, why = self._stopped or (0.0, "")
         if not why and self._later_problem:  # diag could not start the next py-spy
             stopped_after, why = self._sampled_until(), self._later_problem
@@ -125,6 +174,8 @@ class ChunkedSampler(PySpySampler):
             version=version,
             pid=self.pid,
             nonblocking=True,
+            slow_rate=slow_rate,
+            slow_after_s=slow_after_s,
             chunks=len(self.timeline.chunks),
             seams_s=self.timeline.seams_s,
             reads=max(reads, errors),

@@ -182,7 +182,10 @@ def section_from_sampler(
     if sampled.slow_rate:
         rates = f"{rate} Hz for the first {slow_after_s:g} s, then {sampled.slow_rate} Hz"
     if sampled.nonblocking:
-        source = f"py-spy {version} record, nonblocking {rate} Hz, time-weighted"
+        nb_rates = f"{rate} Hz"
+        if sampled.slow_rate:  # lowered for the threads alive (see chunked_sampler)
+            nb_rates += f" ({sampled.slow_rate} Hz from {slow_after_s:g} s, for its threads)"
+        source = f"py-spy {version} record, nonblocking {nb_rates}, time-weighted"
         if sampled.errors:
             # Reads that raced a changing stack failed; their time went to the samples
             # either side of them, which sit in the same phase of the program.

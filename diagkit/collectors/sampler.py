@@ -37,7 +37,7 @@ class SamplerResult:
     errors: int = 0
     version: str = ""
     slow_rate: int = 0  # the rate after the first seconds, where the run lasted that long
-    slow_after_s: int = 0  # when the second py-spy was due (0: one rate was asked for)
+    slow_after_s: float = 0  # when the second rate began (0: one rate throughout)
     slow_failed: str = ""  # what the second py-spy said when it sampled nothing
     pid: int = 0  # the sampled process: its main thread's native id
     # Nonblocking, time-weighted sampling (``chunked_sampler``):
@@ -143,6 +143,10 @@ class PySpySampler:
     def _on_follower_start(self) -> None:
         """Work that can overlap the run, on the thread that follows the legs."""
 
+    def _wait(self, leg: Leg) -> None:
+        """Until ``leg``'s py-spy ends (a subclass may end it early)."""
+        leg.proc.wait()
+
     def record_command(self, rate: int, output: Path, fmt: str) -> list[str]:
         cmd = [
             self.exe or "py-spy",
@@ -218,7 +222,7 @@ class PySpySampler:
         self._on_follower_start()
         leg = self.legs[-1]
         while True:
-            leg.proc.wait()
+            self._wait(leg)
             if leg.reader is not None:  # its last lines say why it stopped (see _next)
                 leg.reader.join(1.0)
             following: Leg | None = None

@@ -24,13 +24,17 @@ class ThreadEnds:
         # is gone at the first poll after it was sampled. 8 bytes a poll, 400 B a second.
         self._polls = array("d")
         self._lock = threading.Lock()
+        self.alive = 0  # how many threads the last poll listed
 
     def saw(self, tids: Iterable[int], t: float) -> None:
         """One poll at ``t``: ``tids`` were alive, every other thread was not."""
         with self._lock:
+            n = 0
             for tid in tids:
                 self._last_seen[tid] = t
+                n += 1
             self._polls.append(t)
+            self.alive = n
 
     def end_after(self, tid: int, t: float) -> float | None:
         """Where thread ``tid``, alive at ``t``, ended: midway between the last time it was

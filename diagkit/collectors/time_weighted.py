@@ -85,6 +85,7 @@ class ChunkTimes:
 
     first_s: float
     close_s: float
+    rate: int  # the rate its py-spy sampled at
 
 
 class Timeline:
@@ -92,6 +93,7 @@ class Timeline:
 
     def __init__(self, rate: int, subprocesses: bool = False) -> None:
         self.rate = rate
+        self._chunk_rate = rate  # the chunk being folded in: its ticks count at its own rate
         self.subprocesses = subprocesses
         self.chunks: list[ChunkTimes] = []
         self.pids: set[int] = set()
@@ -100,9 +102,15 @@ class Timeline:
         self._threads: dict[Owner, _Thread] = {}
 
     def add_chunk(
-        self, events: Iterable[dict[str, Any]], origin_s: float, end_of: EndOf | None = None
+        self,
+        events: Iterable[dict[str, Any]],
+        origin_s: float,
+        end_of: EndOf | None = None,
+        rate: int = 0,
     ) -> None:
-        """Fold one file's events in; ``origin_s``: when its py-spy's clock read 0."""
+        """Fold one file's events in; ``origin_s``: when its py-spy's clock read 0; ``rate``:
+        the rate it sampled at (the timeline's own by default)."""
+        self._chunk_rate = rate or self.rate
         held: dict[int, list[Frame]] = {}  # py-spy's own state: the last stack per thread id
         holder: dict[int, Owner | None] = {}  # whose stack that is
         first = close = None
@@ -128,7 +136,7 @@ class Timeline:
             return
         for owner in self._threads:
             self._end(owner, close, end_of)  # what py-spy closed when it wrote the file
-        self.chunks.append(ChunkTimes(first, close))
+        self.chunks.append(ChunkTimes(first, close, self._chunk_rate))
 
     def _owner(self, pid: int, frames: list[Frame], tid: int) -> Owner | None:
         if not frames:
@@ -180,7 +188,7 @@ class Timeline:
         th.joinable = True
 
     def _tick(self, t: float) -> int:
-        return math.floor(t * self.rate + 1e-6)
+        return math.floor(t * self._chunk_rate + 1e-6)
 
     def _frame_id(self, frame: Frame) -> int:
         fid = self._frame_ids.get(frame)
@@ -198,6 +206,11 @@ class Timeline:
     @property
     def covered_s(self) -> float:
         return sum(c.close_s - c.first_s for c in self.chunks)
+
+    @property
+    def reads_due(self) -> int:
+        """The samples of one process py-spy was due to take in the time it sampled."""
+        return round(sum((c.close_s - c.first_s) * c.rate for c in self.chunks))
 
     def speedscope(self, exporter: str) -> dict[str, Any]:
         profiles = []

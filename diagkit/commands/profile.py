@@ -18,7 +18,13 @@ from diagkit.run.deep_plan import deep_request, plan_deep
 from diagkit.run.folders import default_out_dir, prepare_out_dir
 from diagkit.run.launch import Launch, ProfileOptions
 from diagkit.run.progress import Progress, drop_output
-from diagkit.run.sampling import FAST_RATE, NONBLOCKING_RATE, SLOW_RATE, SamplingOptions
+from diagkit.run.sampling import (
+    FAST_RATE,
+    NONBLOCKING_RATE,
+    READS_PER_S,
+    SLOW_RATE,
+    SamplingOptions,
+)
 from diagkit.run.targets import resolve_target
 
 if TYPE_CHECKING:
@@ -178,9 +184,11 @@ def profile(
         raise DiagError("--native samples blocking (py-spy cannot read C frames otherwise)")
     paused = blocking or native
     sampling = SamplingOptions(
-        # An explicit --rate holds throughout; blocking, the rate halves after the first seconds.
+        # An explicit --rate holds throughout; blocking, the rate halves after the first seconds;
+        # nonblocking, it falls as threads are added.
         rate=rate or (FAST_RATE if paused else NONBLOCKING_RATE),
         slow_rate=SLOW_RATE if paused and not rate else 0,
+        reads_per_s=0 if rate else READS_PER_S,
         native=native,
         subprocesses=subprocesses,
         idle=idle,

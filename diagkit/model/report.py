@@ -130,8 +130,9 @@ class TimeSection:
     unavailable_reason: str = ""
     source: str = ""
     rate_hz: int = 0
-    # From slow_after_s on the rate was slow_rate_hz (0: one rate throughout); each
-    # sample's seconds are its own interval, so shares stay true across the change.
+    # From slow_after_s on the rate was slow_rate_hz (0: one rate throughout; nonblocking,
+    # the lowest a later chunk ran at for the threads then alive); each sample's seconds
+    # are its own interval, so shares stay true across the change.
     slow_rate_hz: int = 0
     slow_after_s: float = 0.0
     native: bool = False

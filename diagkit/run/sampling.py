@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 # 50% share, the shares measured within ~2 points of the truth), where py-spy's chrometrace
 # stays at 40-440 KB a second in memory and a chunk's file is read in well under a second.
 NONBLOCKING_RATE = 250
+# Thread-reads a second py-spy is given where the user set no rate: a read costs it ~25 µs a
+# thread, so this keeps it near 5% of a core, which 8 threads at 250 Hz use; 32 threads get
+# 62 Hz, still ~250 samples a second across the program.
+READS_PER_S = 2000
 # Seconds per py-spy: a chunk's events (up to ~4 MB at the fastest-changing stacks) are
 # held in py-spy's memory until it ends; a seam between two chunks (py-spy attaching again,
 # tens of ms) costs well under 1% of the time at this length.
@@ -64,6 +68,7 @@ class SamplingOptions:
     # py-spy cannot read native stacks without pausing the program: --native is blocking.
     blocking: bool = False
     chunk_s: int = field(default_factory=chunk_seconds)
+    reads_per_s: int = 0  # nonblocking: the rate falls as threads are added (0: it holds)
 
     @property
     def nonblocking(self) -> bool:
@@ -77,6 +82,7 @@ class SamplingOptions:
                 output,
                 rate=self.rate,
                 chunk_s=self.chunk_s,
+                reads_per_s=self.reads_per_s,
                 alive=alive,
                 subprocesses=self.subprocesses,
                 idle=self.idle,

@@ -146,6 +146,55 @@ def test_a_thread_that_ended_early_keeps_its_true_share(tmp_path, script):
     assert worker.share == pytest.approx(truth, abs=0.05)
 
 
+POOL = """
+import json, sys, threading, time
+
+def spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+def solo():
+    spin(0.6)
+
+def pooled():
+    time.sleep(1.8)  # 40 threads that wait: py-spy reads every one of them all the same
+
+a = time.perf_counter(); solo(); b = time.perf_counter()
+pool = [threading.Thread(target=pooled) for _ in range(40)]
+for th in pool:
+    th.start()
+spin(1.8)
+for th in pool:
+    th.join()
+c = time.perf_counter()
+json.dump({"solo": (b - a) / (c - a)}, open(sys.argv[1], "w"))
+"""
+
+
+def test_many_threads_lower_the_rate_and_the_shares_stay_true(tmp_path, script):
+    """py-spy's cost grows with the threads it reads: the chunk running when 41 threads
+    appear ends early and the next samples at what 2000 reads a second allow them."""
+    target = script("pool.py", POOL)
+    run = run_diag(["profile", "-q", str(target), str(tmp_path / "t.json")], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    t = run.report.time
+    assert (t.rate_hz, t.chunks) == (250, 2), t.source
+    assert 20 <= t.slow_rate_hz <= 2000 // 41 and 0.5 < t.slow_after_s < 1.2, t.source
+    assert f"({t.slow_rate_hz} Hz from {t.slow_after_s:g} s, for its threads)" in t.source
+    truth = json.loads((tmp_path / "t.json").read_text())["solo"]
+    funcs = {f.name: f for f in t.functions}
+    # The waiting threads leave the tables: the main thread's work is weighed by time across
+    # the change of rate (counted in samples, 0.6 s at 250 Hz would outweigh 1.8 s at 48 Hz).
+    assert funcs["solo"].total_share == pytest.approx(truth, abs=0.05)
+    # An explicit --rate holds, however many threads.
+    fixed = run_diag(
+        ["profile", "-q", "--rate", "250", str(target), str(tmp_path / "t2.json")], cwd=tmp_path
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert (fixed.report.time.slow_rate_hz, fixed.report.time.chunks) == (0, 1)
+
+
 SHORT = """
 def work():
     s = 0

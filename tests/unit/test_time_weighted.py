@@ -289,3 +289,54 @@ def test_the_chunk_length_is_settable_and_checked(monkeypatch):
         monkeypatch.setenv("DIAGKIT_CHUNK_S", bad)
         with pytest.raises(DiagError, match="DIAGKIT_CHUNK_S"):
             chunk_seconds()
+
+
+def test_a_chunk_at_a_lower_rate_counts_its_own_samples_and_reads():
+    stack = [_thread(100, "MainThread"), _fn("loop", 3)]
+    tl = Timeline(rate=250)
+    tl.add_chunk(py_spy_events([(0, 7, 1, stack)], 400_000), origin_s=0.0)
+    tl.add_chunk(py_spy_events([(0, 7, 1, stack)], 1_000_000), origin_s=0.44, rate=50)
+    (prof,) = tl.speedscope("x")["profiles"]
+    assert prof["weights"] == pytest.approx([1.4])  # one stack across the seam: its seconds
+    # 0.4 s at 250 Hz is 100 slots, 1 s at 50 Hz 50: a count at the first rate would say 350.
+    assert prof["slots"] == [150]
+    assert [c.rate for c in tl.chunks] == [250, 50]
+    assert tl.reads_due == 150
+
+
+def _chunked(reads_per_s: int, rate: int = 250):
+    from pathlib import Path
+
+    from diagkit.collectors.chunked_sampler import ChunkedSampler
+
+    return ChunkedSampler(
+        1, Path("/nonexistent/p.json"), rate=rate, chunk_s=10, reads_per_s=reads_per_s
+    )
+
+
+def test_the_rate_falls_as_threads_are_added_and_never_below_its_floor():
+    from diagkit.collectors.chunked_sampler import MIN_RATE
+
+    s = _chunked(2000)
+    assert [s.rate_for(n) for n in (0, 1, 8, 9, 33, 100, 10_000)] == [
+        250,
+        250,
+        250,
+        222,
+        60,
+        MIN_RATE,
+        MIN_RATE,
+    ]
+    assert _chunked(0).rate_for(500) == 250  # an explicit --rate holds whatever the threads
+    assert _chunked(2000, rate=10).rate_for(500) == 10  # a rate set below the floor stays
+
+
+def test_the_result_says_when_the_rate_fell_and_to_what():
+    s = _chunked(2000)
+    stack = [_thread(100, "MainThread"), _fn("loop", 3)]
+    for origin, rate in ((0.0, 250), (0.3, 60), (10.4, 125)):
+        s.timeline.add_chunk(py_spy_events([(0, 7, 1, stack)], 200_000), origin_s=origin, rate=rate)
+    assert s._rate_change() == (60, 0.3)
+    one = _chunked(2000)
+    one.timeline.add_chunk(py_spy_events([(0, 7, 1, stack)], 200_000), origin_s=0.0)
+    assert one._rate_change() == (0, 0.0)
