@@ -9,8 +9,8 @@ page, and those depend on everything the process allocated before (the interpret
 environment, diag's bootstrap). The workload's hot part is timed by the program itself, bare
 and under ``diag profile``, run as it is ("direct") and behind small preambles that allocate a
 few kilobytes before it (each a different placement of the same work). If diag's gap on the
-direct run is its work, it shows behind every preamble; if it is placement, bare runs vary as
-much across preambles as diag's gap is wide, and diag's median over preambles meets bare's.
+direct run is its work, it shows behind every preamble too; if it is where the arrays landed,
+diag behind the preambles times the same as bare.
 Runs are interleaved, the first mode turning each round.
 """
 

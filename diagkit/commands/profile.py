@@ -87,8 +87,8 @@ def split_program_args(args: list[str], value_options: set[str]) -> tuple[list[s
 @click.option(
     "--rate",
     type=click.IntRange(1, 2000),
-    help="Samples per second throughout [default: 250; --blocking: 200 for the first 2 s, "
-    "then 100].",
+    help="Samples per second throughout [default: 250, lower for more than 8 threads; "
+    "--blocking: 200 for the first 2 s, then 100].",
 )
 @click.option(
     "--native", is_flag=True, help="Sample C, BLAS and Numba frames too (slower; blocking)."
