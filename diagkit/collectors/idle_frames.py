@@ -42,6 +42,8 @@ _BLOCKING_CALL = re.compile(
     r"(?:\bsleep|\.acquire|\bselect\.(?:select|poll|epoll)|\.recv|\.recv_into|\.accept|"
     r"\.waitpid|\bsignal\.pause|\.sigwait|\.sigtimedwait)\s*\("
     r"|\biter\(\s*[\w.]+\.get\s*,"  # for x in iter(queue.get, None): a C queue's blocking get
+    # q.get() / q.get(block=True) on a C SimpleQueue: a ThreadPoolExecutor worker waiting for work
+    r"|\.get\(\s*(?:block\s*=\s*True\s*)?\)"
 )
 # Native leaves (--native) that are the kernel's waits.
 _NATIVE_WAITS = (

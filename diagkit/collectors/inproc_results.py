@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from diagkit.model.gc import GcPause, GcSection
+from diagkit.model.logs import LogRecord, LogsSection
 from diagkit.model.report import (
     ExceptionInfo,
     JitCompile,
@@ -31,6 +34,8 @@ class InprocResults:
     bad_target: str = ""
     modules: dict[str, str] | None = None
     jit: JitSection = field(default_factory=JitSection)
+    gc: GcSection = field(default_factory=GcSection)
+    logs: LogsSection = field(default_factory=LogsSection)
     numerics: NumericsSection = field(default_factory=NumericsSection)
     ranges: RangesSection = field(default_factory=RangesSection)
     # What went wrong on the in-process side, for the report's notes.
@@ -97,8 +102,14 @@ def parse_events(events: list[dict[str, Any]], t0_ns: int) -> InprocResults:
                     seconds=ev["exclusive_ns"] / 1e9,
                     inclusive_s=ev["inclusive_ns"] / 1e9,
                     ok=ev.get("ok", True),
+                    caller_file=ev.get("caller_file", ""),
+                    caller_line=ev.get("caller_line", 0),
                 )
             )
+        elif k == EventKind.GC:
+            res.gc = _gc(ev, sec)
+        elif k == EventKind.LOGS:
+            res.logs = _logs(ev, sec)
         elif k == EventKind.JIT_CACHE:
             jit_cache = {name: (h, m) for name, h, m in ev["stats"]}
         elif k == EventKind.MODULES:
@@ -144,6 +155,39 @@ def _range_stats(stats: dict[str, list[float]] | None, events: list[RangeEvent])
         for name, (c, tot, lo, hi) in stats.items()
     ]
     return sorted(out, key=lambda r: -r.total_s)
+
+
+_LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+
+
+def _logs(ev: dict[str, Any], sec: Callable[[int], float]) -> LogsSection:
+    counts = {str(k): int(v) for k, v in ev["counts"].items()}
+    return LogsSection(
+        available=True,
+        unavailable_reason="",
+        level=_LEVEL_NAMES.get(int(ev.get("level", 20)), str(ev.get("level"))),
+        counts=counts,
+        total=sum(counts.values()),
+        records=[
+            LogRecord(sec(t), level, logger, message, file, line, thread)
+            for t, level, logger, message, file, line, thread in ev["records"]
+        ],
+    )
+
+
+def _gc(ev: dict[str, Any], sec: Callable[[int], float]) -> GcSection:
+    pauses = [p / 1e9 for p in ev["pause_ns"]]
+    return GcSection(
+        available=True,
+        unavailable_reason="",
+        enabled=bool(ev.get("enabled", True)),
+        collections=list(ev["counts"]),
+        pause_s=pauses,
+        collected=list(ev["collected"]),
+        longest_s=[p / 1e9 for p in ev["longest_ns"]],
+        total_pause_s=sum(pauses),
+        long_pauses=[GcPause(sec(t), g, ns / 1e9) for t, g, ns in ev.get("long", [])],
+    )
 
 
 def _fold_jit(jit: JitSection, cache: dict[str, tuple[int, int]], ready: bool) -> None:

@@ -12,12 +12,14 @@ was on: a stack is cut below it, so the sample counts for that line, not for dia
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 
-from diagkit._paths import is_own_file, is_target_file
+from diagkit._paths import TARGET_DIR, is_own_file, is_target_file
 
 _PROCESS_FRAME = re.compile(r"process \d+:")
+BOOTSTRAP_FILE = os.path.join(TARGET_DIR, "bootstrap.py")
 
 
 def is_bootstrap(file: str) -> bool:
@@ -74,8 +76,16 @@ def program_start(frames: Sequence[tuple[str, str]]) -> int | None:
 
 def program_end(frames: Sequence[tuple[str, str]], start: int) -> int:
     """Where the program's part of a stack that starts at ``start`` ends: below the first
-    bootstrap frame above it (a handler diag installed, interrupting the program)."""
+    frame of the bootstrap's own module above it (a handler diag installed, interrupting
+    the program). diag's hooks elsewhere in ``target/`` run the program's own work under
+    them (an import's module, a logging handler, Numba's compiler): see ``is_hook``."""
     for i in range(start, len(frames)):
-        if is_bootstrap(frames[i][1]):
+        if frames[i][1] == BOOTSTRAP_FILE:
             return i
     return len(frames)
+
+
+def is_hook(file: str) -> bool:
+    """A frame of diag's in-program hooks (the import hook, the logging and Numba wrappers),
+    which the program's own frames run under: left out of a stack, never cutting it."""
+    return is_target_file(file) and file != BOOTSTRAP_FILE

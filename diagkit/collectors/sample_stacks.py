@@ -10,7 +10,7 @@ import sysconfig
 from typing import Any
 
 from diagkit.collectors.idle_frames import is_waiting
-from diagkit.collectors.own_frames import is_diagkit, program_end, program_start
+from diagkit.collectors.own_frames import is_diagkit, is_hook, program_end, program_start
 
 _LIB_DIRS = tuple(
     os.path.realpath(p) + os.sep
@@ -44,7 +44,14 @@ def program_frames(frs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     named = [(fr.get("name") or "", fr.get("file") or "") for fr in frs]
     start = program_start(named)
-    return [] if start is None else frs[start : program_end(named, start)]
+    if start is None:
+        return []
+    end = program_end(named, start)
+    return [
+        fr
+        for fr, (_, file) in zip(frs[start:end], named[start:end], strict=True)
+        if not is_hook(file)
+    ]
 
 
 def weighted_samples(profile: dict[str, Any], rate: int) -> list[tuple[list[int], float]]:

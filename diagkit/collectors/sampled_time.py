@@ -8,6 +8,8 @@ import linecache
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
+from diagkit.collectors import import_fold
+from diagkit.collectors.compile_fold import fold_for_flame, fold_for_tables
 from diagkit.collectors.flame_tree import flame_tree
 from diagkit.collectors.hot_source import source_listings
 from diagkit.collectors.idle_frames import is_waiting
@@ -19,7 +21,7 @@ from diagkit.collectors.sample_stacks import (
     work_samples,
 )
 from diagkit.collectors.sampler import SamplerResult, find_py_spy, py_spy_version
-from diagkit.model.report import FunctionTime, LineTime, ThreadTime, TimeSection
+from diagkit.model.report import FunctionTime, JitCompile, LineTime, ThreadTime, TimeSection
 
 if TYPE_CHECKING:
     from diagkit.model.report import Report
@@ -118,7 +120,8 @@ def time_section(
             total_s=total_w[k],
             own_share=own_w[k] / weight,
             total_share=total_w[k] / weight,
-            kind="python" if k[1].endswith(".py") or k[1].startswith("<frozen ") else "native",
+            # "<frozen ...>" is the interpreter's own Python; "<numba compile>" is diag's row
+            kind="python" if k[1].endswith(".py") or k[1].startswith("<") else "native",
         )
         for k in keep
     ]
@@ -168,6 +171,7 @@ def section_from_sampler(
     wall: float,
     how: str = "",
     nonblocking: bool = False,
+    compiles: list[JitCompile] | None = None,
 ) -> TimeSection:
     """The time section of a finished py-spy record run (``how`` is added to its source line)."""
     if not sampled.ok or sampled.speedscope is None:
@@ -193,10 +197,15 @@ def section_from_sampler(
         source += how
     else:
         source = f"py-spy {version} record, {rates}, {mode}blocking{how}"
-    sec = time_section(data, rate=rate, sampled_s=wall, source=source, idle=idle)
+    # Imports and Numba compiles as what they are (the file on disk keeps the raw stacks).
+    tables = fold_for_tables(import_fold.fold_for_tables(data), compiles or [])
+    sec = time_section(tables, rate=rate, sampled_s=wall, source=source, idle=idle)
     _name_main_thread(sec, sampled.pid)
     # The samples the tables count: without --idle, not those of threads waiting.
-    tree = flame_tree(data if idle else work_samples(data))
+    flamed = fold_for_flame(import_fold.fold_for_flame(data), compiles or [])
+    tree = flame_tree(flamed if idle else work_samples(flamed))
+    if sec.available:
+        sec.imports = import_fold.imports_section(data if idle else work_samples(data), rate)
     sec.flame = tree if tree.total else None
     sec.sources = source_listings(sec)
     if sampled.slow_rate:

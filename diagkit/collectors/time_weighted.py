@@ -100,6 +100,7 @@ class Timeline:
         self._frames: list[Frame] = []
         self._frame_ids: dict[Frame, int] = {}
         self._threads: dict[Owner, _Thread] = {}
+        self._stacks: dict[tuple[int, ...], tuple[int, ...]] = {}
 
     def add_chunk(
         self,
@@ -156,6 +157,8 @@ class Timeline:
 
     def _begin(self, owner: Owner, frames: list[Frame], t: float) -> None:
         stack = tuple(self._frame_id(f) for f in frames if f[1] or not f[0].startswith("thread ("))
+        # One tuple per distinct stack: a long run repeats a few thousand stacks ~100,000 times.
+        stack = self._stacks.setdefault(stack, stack)
         if any(self._frames[i][1] for i in stack):  # a Python frame, not only py-spy's own
             self._threads[owner].span = (stack, t)
             self.pids.add(owner[0])
@@ -225,7 +228,7 @@ class Timeline:
                     "unit": "seconds",
                     "startValue": 0.0,
                     "endValue": sum(th.weights),
-                    "samples": [list(s) for s in th.stacks],
+                    "samples": th.stacks,  # written as arrays; shared, not copied
                     "weights": th.weights,
                     "slots": th.slots,
                 }

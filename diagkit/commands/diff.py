@@ -184,6 +184,12 @@ def _print(base: Path, new: Path, a: Report, b: Report, result: DiffResult) -> N
         if len(rows) > SHOWN:
             con.print(f"[dim]… {len(rows) - SHOWN} more (--json lists all)[/]")
     con.print(f"[dim]{result.ignored} entries unchanged or under the noise floor[/]")
+    for title, found, colour in (
+        ("Findings that appeared", result.appeared, "red"),
+        ("Findings that went away", result.went_away, "green"),
+    ):
+        for f in found:
+            con.print(f"[bold {colour}]{title}:[/] {escape(f.message)}")
     for note in result.notes:
         con.print(f"[yellow]note:[/] {escape(note)}")
 
@@ -206,6 +212,8 @@ def _as_json(
         "ignored": result.ignored,
         "notes": result.notes,
         "unfinished": result.unfinished,
+        "findings_appeared": [asdict(f) for f in result.appeared],
+        "findings_went_away": [asdict(f) for f in result.went_away],
         "fail_above": fail_above,
         "failed": [asdict(c) for c in over],
     }

@@ -148,6 +148,14 @@ def split_program_args(args: list[str], value_options: set[str]) -> tuple[list[s
     help="--deep: trace with NUMBA_DISABLE_JIT=1, so jitted functions run as Python.",
 )
 @click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="Keep the program's logging records from this level up, on the report's timeline "
+    "(only records its own loggers let through; nothing it prints changes).",
+)
+@click.option(
     "--gpu",
     is_flag=True,
     help="Add the GPU section: kernels, copies and ranges, traced in-process.",
@@ -170,6 +178,7 @@ def profile(
     lines: str | None,
     memory_lines: str | None,
     no_jit: bool,
+    log_level: str,
     gpu: bool,
     target_args: tuple[str, ...],
 ) -> int:
@@ -221,6 +230,7 @@ def profile(
         timeout=timeout,
         command=["diag", *sys.argv[1:]],
     )
+    opts.extra_env["DIAGKIT_LOG_LEVEL"] = log_level.upper()
     contribute = None
     if gpu:
         from diagkit.gpu.plan import gpu_plan

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from diagkit.compare.code_paths import portable_path, under
+from diagkit.compare.finding_changes import finding_changes
+from diagkit.model.findings import Finding
 from diagkit.model.report import Report
 
 NOISE_Z = 3.0
@@ -71,6 +73,9 @@ class DiffResult:
     # Runs that crashed, were killed or timed out: their times are those of work cut short,
     # so no gate can pass on them.
     unfinished: list[str] = field(default_factory=list)
+    # Findings (diagnose/findings.py) the new runs have and the base runs had not, and back.
+    appeared: list[Finding] = field(default_factory=list)
+    went_away: list[Finding] = field(default_factory=list)
 
     def over(self, pct: float) -> list[Change]:
         """The regressions that decide and grew by more than ``pct`` percent."""
@@ -363,4 +368,6 @@ def diff_reports(
     """Compare ``new`` to ``base``; a side given as several runs counts each entry's best run."""
     a = base if isinstance(base, list) else [base]
     b = new if isinstance(new, list) else [new]
-    return _Differ(a, b, opts or DiffOptions()).run()
+    result = _Differ(a, b, opts or DiffOptions()).run()
+    result.appeared, result.went_away = finding_changes(a, b)
+    return result

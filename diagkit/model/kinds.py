@@ -38,3 +38,9 @@ RangeStyle = Literal["", "PushPop", "StartEnd"]
 
 # What a GPU warning is about (gpu/summary/findings.py).
 GpuWarningKind = Literal["small-transfers", "gpu-idle", "pageable-copies", "records-dropped"]
+
+# What a finding is about (diagnose/findings.py), and how much it matters.
+FindingKind = Literal[
+    "numba-compile", "imports", "hot-function", "invalid-values", "memory-peak", "gc-pauses", "gpu"
+]
+Severity = Literal["high", "medium", "low"]

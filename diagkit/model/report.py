@@ -13,9 +13,13 @@ import json
 from dataclasses import dataclass, field
 
 from diagkit.model.deep import DeepSection
+from diagkit.model.findings import Finding
 from diagkit.model.flame import FlameTree
+from diagkit.model.gc import GcSection
 from diagkit.model.gpu import GpuSection
+from diagkit.model.imports import ImportsSection
 from diagkit.model.kinds import CodeKind, OutcomeKind, TargetKind, Verdict
+from diagkit.model.logs import LogsSection
 from diagkit.model.serde import from_dict, to_dict
 from diagkit.model.source_listing import SourceListing
 
@@ -24,9 +28,10 @@ from diagkit.model.source_listing import SourceListing
 # A string field narrowed to the words diag has always written there (model/kinds.py) is
 # neither: every report, older or newer, reads as before. A word added to such a set is
 # a new major, since the diags before it refuse the word.
-SCHEMA_VERSION = "1.3"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_by_diag
+SCHEMA_VERSION = "1.4"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_by_diag
 # 1.2: time.flame and time.sources, outcome.bad_target
 # 1.3: time.sample_reads, time.chunks and time.seams_s
+# 1.4: findings, gc, logs, time.imports, jit.compiles' caller_file and caller_line
 
 
 @dataclass
@@ -157,6 +162,8 @@ class TimeSection:
     # (a report before 1.2 has neither: its page shows the sampled lines alone).
     flame: FlameTree | None = None
     sources: list[SourceListing] = field(default_factory=list)
+    # Samples under the import machinery, by the module imported (None: saved before 1.4).
+    imports: ImportsSection | None = None
 
 
 @dataclass
@@ -188,6 +195,9 @@ class JitCompile:
     seconds: float  # exclusive of nested compiles
     inclusive_s: float
     ok: bool = True
+    # The program's line that called the dispatcher (outermost compiles only; "": nested).
+    caller_file: str = ""
+    caller_line: int = 0
 
 
 @dataclass
@@ -376,10 +386,14 @@ class Report:
     command: list[str]
     target: Target
     outcome: Outcome
+    # What to fix first, most urgent first (diagnose/findings.py), drawn from the sections.
+    findings: list[Finding] = field(default_factory=list)
     time: TimeSection = field(default_factory=TimeSection)
     memory: MemorySection = field(default_factory=MemorySection)
     jit: JitSection = field(default_factory=JitSection)
     numerics: NumericsSection = field(default_factory=NumericsSection)
+    gc: GcSection = field(default_factory=GcSection)
+    logs: LogsSection = field(default_factory=LogsSection)
     ranges: RangesSection = field(default_factory=RangesSection)
     environment: EnvironmentSection = field(default_factory=EnvironmentSection)
     stacks: StacksSection | None = None

@@ -20,6 +20,7 @@ from diagkit.model.store import GPU_TRACKS, TRACE, ReportFolder, write_atomic
 MIB = 1024 * 1024
 # Synthetic thread ids for tracks that are not threads; far above any real Python ident map.
 NUMBA_TID = 1_000_001
+LOG_TID = 1_000_002
 MEMORY_TID = 1_000_000
 GPU_TIDS = {"kernel": 1_000_010, "memcpy": 1_000_011, "memset": 1_000_012}
 GPU_NAMES = {"kernel": "GPU kernels", "memcpy": "GPU copies", "memset": "GPU memsets"}
@@ -57,6 +58,7 @@ def trace_events(report: Report, out_dir: Path | None = None) -> dict[str, Any]:
     ev += _ranges(report, pid)
     ev += _memory(report, pid)
     ev += _compiles(report, pid)
+    ev += _log_records(report, pid)
     ev += _instants(report, pid)
     gpu_note = _gpu(report, pid, out_dir, ev)
     other = {
@@ -131,7 +133,35 @@ def _compiles(report: Report, pid: int) -> list[dict[str, Any]]:
                 "tid": NUMBA_TID,
                 "ts": _us(c.start_t),
                 "dur": _us(c.inclusive_s),
-                "args": {"signature": c.signature, "own_s": c.seconds, "ok": c.ok},
+                "args": {
+                    "signature": c.signature,
+                    "own_s": c.seconds,
+                    "ok": c.ok,
+                    # the program's line whose call compiled it (outermost compiles only)
+                    **({"called_at": f"{c.caller_file}:{c.caller_line}"} if c.caller_file else {}),
+                },
+            }
+        )
+    return out
+
+
+def _log_records(report: Report, pid: int) -> list[dict[str, Any]]:
+    """The program's logging records, each an instant on a track of its own."""
+    recs = report.logs.records
+    if not recs:
+        return []
+    out = _meta(pid, LOG_TID, "log", 901)
+    for r in recs:
+        out.append(
+            {
+                "ph": "i",
+                "s": "t",
+                "name": f"{r.level} {r.logger}: {r.message}",
+                "cat": "log",
+                "pid": pid,
+                "tid": LOG_TID,
+                "ts": _us(r.t),
+                "args": {"where": f"{r.file}:{r.line}", "thread": r.thread},
             }
         )
     return out

@@ -38,6 +38,9 @@ def finish(
     ``lost_status`` says otherwise), since that is what a batch job around diag acts on;
     the summary shown is then all that is left of the run.
     """
+    from diagkit.diagnose.findings import diagnose
+
+    report.findings = diagnose(report)
     lost = save_report(report, out_dir)
     if lost is None:
         from diagkit.render.outputs import write_outputs

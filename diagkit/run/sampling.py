@@ -18,7 +18,7 @@ from diagkit.errors import DiagError
 
 if TYPE_CHECKING:
     from diagkit.collectors.sampler import PySpySampler, SamplerResult
-    from diagkit.model.report import TimeSection
+    from diagkit.model.report import JitCompile, TimeSection
 
 # The default, nonblocking: reads cost the program ~0 at any depth, so one rate serves the
 # whole run. 250 Hz gives a 2-second script ~500 samples (binomial noise ~2.2 points on a
@@ -99,8 +99,15 @@ class SamplingOptions:
             alive=alive,
         )
 
-    def time_section(self, sampled: SamplerResult, wall: float, how: str = "") -> TimeSection:
-        """The time section of the finished sampler (``how`` is added to its source line)."""
+    def time_section(
+        self,
+        sampled: SamplerResult,
+        wall: float,
+        how: str = "",
+        compiles: list[JitCompile] | None = None,
+    ) -> TimeSection:
+        """The time section of the finished sampler (``how`` is added to its source line;
+        ``compiles``: Numba's, whose samples it shows as the compile they are part of)."""
         from diagkit.collectors.sampled_time import section_from_sampler
 
         return section_from_sampler(
@@ -111,4 +118,5 @@ class SamplingOptions:
             wall=wall,
             nonblocking=self.nonblocking,
             how=how,
+            compiles=compiles or [],
         )

@@ -23,6 +23,7 @@ from diagkit.collectors.rss import RssSampler
 from diagkit.collectors.sampler import SamplerResult
 from diagkit.model.report import (
     EnvironmentSection,
+    JitSection,
     Report,
     StacksSection,
     Target,
@@ -117,6 +118,8 @@ def _run(
         ),
         jit=inproc.jit,
         numerics=inproc.numerics,
+        gc=inproc.gc,
+        logs=inproc.logs,
         ranges=inproc.ranges,
         environment=(
             environment.section(inproc.modules)
@@ -136,7 +139,7 @@ def _run(
         report.outcome.detail = f"bad target: {inproc.bad_target}"
     report.notes.extend(inproc.notes)
     report.memory = rss.section(child.maxrss)
-    report.time = _time(opts, sampler_problem, sampled, report.outcome.wall_s)
+    report.time = _time(opts, sampler_problem, sampled, report.outcome.wall_s, inproc.jit)
     if sampled is not None and sampled.speedscope is not None:
         problem = _keep(sampled.speedscope, opts.out_dir / SPEEDSCOPE)
         if problem is None:
@@ -248,8 +251,12 @@ def _compared(earlier: StacksSection | None, now: StacksSection) -> StacksSectio
 
 
 def _time(
-    opts: ProfileOptions, problem: str | None, sampled: SamplerResult | None, wall: float
+    opts: ProfileOptions,
+    problem: str | None,
+    sampled: SamplerResult | None,
+    wall: float,
+    jit: JitSection,
 ) -> TimeSection:
     if problem is not None or sampled is None:
         return TimeSection(available=False, unavailable_reason=problem or "py-spy did not run")
-    return opts.sampling.time_section(sampled, wall)
+    return opts.sampling.time_section(sampled, wall, compiles=jit.compiles)

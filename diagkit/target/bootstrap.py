@@ -35,6 +35,8 @@ from diagkit._paths import is_target_file
 from diagkit.target import fds, stackfile
 from diagkit.target.channel import Channel
 from diagkit.target.event_kinds import EventKind
+from diagkit.target.gc_watch import GcWatcher
+from diagkit.target.log_records import LogRecorder
 from diagkit.target.numba_events import NumbaWatcher
 from diagkit.target.ranges import RangeRecorder
 from diagkit.target.warnings_counter import WarningCounter
@@ -46,6 +48,8 @@ class _Run:
         self.ranges = RangeRecorder(channel)
         self.warnings = WarningCounter(channel)
         self.numba = NumbaWatcher(channel)
+        self.gc = GcWatcher(channel)
+        self.logs = LogRecorder(channel, _log_level(os.environ.pop("DIAGKIT_LOG_LEVEL", "")))
         self._finished = False
         self._sigterm = False
         # A child the program forks inherits this object: its copy is not the run's.
@@ -59,6 +63,8 @@ class _Run:
     def install(self) -> None:
         self.warnings.install()
         self.numba.install()
+        self.gc.install()
+        self.logs.install()
         _runtime.recorder = self.ranges
         _prepare_stack_signal(self.channel)
         # Only take SIGTERM if the program has not: diag's timeout sends it, and the
@@ -88,7 +94,14 @@ class _Run:
             if self._finished or os.getpid() != self._pid:
                 return
             self._finished = True
-        steps = [*self._extra_finish, self.ranges.finish, self.warnings.finish, self.numba.finish]
+        steps = [
+            *self._extra_finish,
+            self.ranges.finish,
+            self.warnings.finish,
+            self.numba.finish,
+            self.gc.finish,
+            self.logs.finish,
+        ]
         for step in (*steps, self._modules):
             try:
                 step()
@@ -130,6 +143,14 @@ _stack_file_closers: list[Callable[[], None]] = []
 def _close_stack_file() -> None:
     while _stack_file_closers:
         _stack_file_closers.pop()()
+
+
+_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+def _log_level(name: str) -> int:
+    """diag's ``--log-level`` (checked there), as logging's number; INFO by default."""
+    return _LEVELS.get(name.upper(), 20)
 
 
 def _prepare_stack_signal(channel: Channel) -> None:

@@ -43,6 +43,12 @@ class EventKind:
     COMPILE: Final = "compile"  # one compilation: function, signature, times
     JIT_CACHE: Final = "jit_cache"  # per-function cache hits and misses, at exit
 
+    # The program's logging records (target/log_records.py)
+    LOGS: Final = "logs"  # counts by level and the first records kept, at exit
+
+    # Garbage collection (target/gc_watch.py)
+    GC: Final = "gc"  # per-generation collections and pauses, the longest pauses, at exit
+
     # The --deep passes (deep/tracers.py, deep/allocs.py)
     DEEP_PSTATS: Final = "deep_pstats"  # cProfile's stats were written: path
     DEEP_SEEN: Final = "deep_seen"  # the functions that ran under the tracers

@@ -1,52 +1,22 @@
 """Numba compile events, hooked in only if and when the program imports numba.
 
 Importing numba ourselves would add ~0.6 s and tens of MB to every run, so a
-one-shot import hook waits for the program's own ``import numba`` and registers
-the listener right after numba's ``__init__`` has run.
+one-shot import hook (``after_import``) waits for the program's own ``import numba`` and
+registers the listener right after numba's ``__init__`` has run.
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import importlib.util
+import os
 import sys
 import threading
 import time
-from types import ModuleType
+from types import FrameType
 from typing import Any
 
+from diagkit.target.after_import import after_import
 from diagkit.target.channel import Channel
 from diagkit.target.event_kinds import EventKind
-
-
-class _AfterImport(importlib.abc.MetaPathFinder):
-    """Runs ``callback`` (which must not raise) right after the module ``name`` is imported."""
-
-    def __init__(self, name: str, callback: Any) -> None:
-        self.name = name
-        self.callback = callback
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != self.name:
-            return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-        try:
-            spec = importlib.util.find_spec(fullname)
-        except Exception:  # the program's own import then meets the same error, as it would
-            return None
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        original = spec.loader.exec_module
-        callback = self.callback
-
-        def exec_module(module: ModuleType) -> None:
-            original(module)
-            callback()
-
-        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
 
 
 class NumbaWatcher:
@@ -59,7 +29,7 @@ class NumbaWatcher:
         if "numba" in sys.modules:  # imported by a sitecustomize or .pth: hook in at once
             self._register()
         else:
-            sys.meta_path.insert(0, _AfterImport("numba", self._register))
+            after_import("numba", self._register)
 
     def _register(self) -> None:
         try:
@@ -97,14 +67,16 @@ class NumbaWatcher:
 
     def _on_start(self) -> None:
         stack = self._local.__dict__.setdefault("stack", [])
-        stack.append([time.monotonic_ns(), 0])  # start, nested inclusive ns
+        # start, nested inclusive ns, and for the outermost compile the program's line that
+        # called the dispatcher: diag folds the compiler's samples under it, named for it.
+        stack.append([time.monotonic_ns(), 0, *(("", 0) if stack else _caller())])
 
     def _on_end(self, ev: Any) -> None:
         end = time.monotonic_ns()
         stack = self._local.__dict__.get("stack")
         if not stack:
             return
-        start, nested = stack.pop()
+        start, nested, caller_file, caller_line = stack.pop()
         inclusive = end - start
         if stack:
             stack[-1][1] += inclusive
@@ -124,6 +96,8 @@ class NumbaWatcher:
             inclusive_ns=inclusive,
             exclusive_ns=inclusive - nested,
             ok=ok,
+            caller_file=caller_file,
+            caller_line=caller_line,
         )
 
     def finish(self) -> None:
@@ -156,6 +130,23 @@ class NumbaWatcher:
                 if isinstance(v, Dispatcher):
                     found[id(v)] = v
         return list(found.values())
+
+
+_COMPILER_DIRS = tuple(f"{os.sep}{d}{os.sep}" for d in ("numba", "llvmlite"))
+
+
+def _caller() -> tuple[str, int]:
+    """The frame just above the outermost Numba or llvmlite frame: the program's call that
+    compiles (Numba's own frames, and the contextlib ones it calls through, are below it)."""
+    frame: FrameType | None = sys._getframe(1)
+    above: FrameType | None = None
+    while frame is not None:
+        if any(d in frame.f_code.co_filename for d in _COMPILER_DIRS):
+            above = frame.f_back
+        frame = frame.f_back
+    if above is None:
+        return "", 0
+    return above.f_code.co_filename, above.f_lineno
 
 
 def _qualified(func: Any) -> str:

@@ -147,3 +147,35 @@ def test_a_report_saved_before_the_flame_graph_was_kept_says_what_it_lacks(brows
     assert "No flame graph: this report was saved by a diag that kept no flame graph" in text
     assert "Only the sampled lines: this report was saved" in text
     assert browser.eval("document.querySelectorAll('#source tr').length") == 60  # 5 x 12 lines
+
+
+FINDINGS = """
+import logging, time
+import numpy as np
+logging.basicConfig(level=logging.INFO)
+log = logging.getLogger("est")
+log.info("fitting")
+for _ in range(20):
+    np.log(np.array([-1.0]))
+log.warning("a group had no variance")
+def spin():
+    t = time.perf_counter()
+    while time.perf_counter() - t < 0.4:
+        pass
+spin()
+"""
+
+
+def test_the_findings_lead_the_summary_and_log_records_sit_on_the_timeline(browser, tmp_path):
+    (tmp_path / "f.py").write_text(FINDINGS)
+    run = run_diag(["profile", "-q", "f.py"], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    browser.open(run.out_dir / "report.html")
+    assert browser.problems() == []
+    items = browser.eval("[...document.querySelectorAll('#findings li')].map(li => li.innerText)")
+    assert len(items) == len(run.report.findings) >= 2
+    assert "NaN/inf warnings" in items[0] and "np.seterr" in items[0]  # the most urgent first
+    ticks = browser.eval(
+        "[...document.querySelectorAll('#log-lane .log-tick title')].map(t => t.textContent)"
+    )
+    assert len(ticks) == 2 and "WARNING est: a group had no variance" in ticks[1]

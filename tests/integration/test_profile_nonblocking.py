@@ -238,3 +238,30 @@ def test_help_says_nonblocking_is_the_default(tmp_path):
     run = run_diag(["profile", "--help"], cwd=tmp_path)
     text = " ".join(run.stdout.split())
     assert "--nonblocking" in text and "(the default)" in text and "--blocking" in text
+
+
+IDLE_POOL = """
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+def spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+pool = ThreadPoolExecutor(4)
+list(pool.map(abs, range(-8, 0)))  # the workers start, then wait for work in C
+spin(0.8)
+pool.shutdown()
+"""
+
+
+def test_thread_pool_workers_waiting_for_work_leave_the_tables(tmp_path, script):
+    """A ThreadPoolExecutor worker waits in SimpleQueue.get, which is C: its innermost
+    Python frame is ``_worker`` on ``work_queue.get(block=True)``, a wait like any other."""
+    target = script("pool.py", IDLE_POOL)
+    run = run_diag(["profile", "-q", str(target)], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    funcs = {f.name: f for f in run.report.time.functions}
+    assert "_worker" not in funcs or funcs["_worker"].own_share < 0.02
+    assert funcs["spin"].total_share > 0.9

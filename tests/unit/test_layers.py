@@ -32,8 +32,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("diagkit/cli.py", "diagkit/commands/"),
     # L1: sessions: launch and attach, watch, endings, folders, finish; the deep and GPU runs.
     ("diagkit/run/", "diagkit/gpu/session.py"),
-    # L2: what a session orchestrates: --deep's targets and results, dump rounds, diffs, GPU plans.
-    ("diagkit/deep/", "diagkit/dumping/", "diagkit/compare/", "diagkit/gpu/plan.py"),
+    # L2: what a session orchestrates: --deep's targets and results, dump rounds, diffs, GPU plans,
+    # The findings a finished Report's sections add up to.
+    (
+        "diagkit/deep/",
+        "diagkit/dumping/",
+        "diagkit/compare/",
+        "diagkit/diagnose/",
+        "diagkit/gpu/plan.py",
+    ),
     # L3: collectors: samplers, stacks, process facts; nsys exports; GPU summaries and collectors.
     ("diagkit/collectors/", "diagkit/gpu/nsys/", "diagkit/gpu/summary/", "diagkit/gpu/target/"),
     # L4: renderers and exporters of the Report: terminal, HTML page, Perfetto trace.

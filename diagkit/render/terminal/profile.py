@@ -8,6 +8,7 @@ from rich.console import Console
 
 from diagkit.model.report import Report, TimeSection
 from diagkit.model.store import REPORT
+from diagkit.render.terminal.findings import render_findings
 from diagkit.render.terminal.table_fit import Column, fitted_table, table
 from diagkit.render.text import clip, markup
 from diagkit.render.timeout_lead import lead_lines
@@ -18,12 +19,14 @@ TOP_ROWS = 12
 
 def render(report: Report, console: Console, out_dir: Path | None = None) -> None:
     _headline(report, console)
+    render_findings(report, console)
     if report.target.kind != "import":  # an imported trace ran nothing: no CPU-side sections
         _time(report, console)
         _memory(report, console)
         _jit(report, console)
         _ranges(report, console)
         _numerics(report, console)
+        _logs(report, console)
     _exception_and_stacks(report, console)
     if report.gpu is not None:
         from diagkit.render.terminal.gpu import render_gpu
@@ -80,7 +83,9 @@ def _time(r: Report, c: Console) -> None:
     rows = sorted(t.functions, key=lambda f: -f.own_s)[:TOP_ROWS]
     for f in rows:
         calls = "" if f.calls is None else f"{f.calls:,}"
-        where = f"{short_path(f.file)}:{f.line}" if f.file else ""
+        # diag's own rows ("[import] x", "[numba compile] f") are where their caller is
+        named = f.file and (f.line or not f.file.startswith("<"))
+        where = f"{short_path(f.file)}:{f.line}" if named else ""
         tab.add_row(
             f"{f.own_share:6.1%}",
             f"{f.total_share:6.1%}",
@@ -105,6 +110,20 @@ def _time(r: Report, c: Console) -> None:
             for file, line, own, total, source in hot
         ]
         c.print(fitted_table(c.width, cols, cells))
+    _imports(t, c)
+
+
+def _imports(t: TimeSection, c: Console) -> None:
+    imp = t.imports
+    if imp is None or not imp.modules:
+        return
+    c.print(f"\n[bold]Imports[/] {fmt_s(imp.total_s)} ({imp.share:.1%} of the sampled time)")
+    for m in imp.modules[:6]:
+        inner = ", ".join(f"{markup(s.name)} {fmt_s(s.seconds)}" for s in m.slowest[:3])
+        c.print(
+            f"  {m.share:6.1%} {fmt_s(m.seconds):>9}  {markup(m.name)}"
+            + (f" [dim]({inner})[/]" if inner else "")
+        )
 
 
 def _hot_lines(t: TimeSection) -> list[tuple[str, int, float, float, str]]:
@@ -180,6 +199,28 @@ def _numerics(r: Report, c: Console) -> None:
             f"  [yellow]{count:>8}×[/] {markup(w.category)}: {markup(clip(w.message))} "
             f"[dim]{markup(short_path(w.file))}:{w.line}[/]"
         )
+
+
+def _logs(r: Report, c: Console) -> None:
+    lg = r.logs
+    if not lg.total:
+        return
+    counts = ", ".join(f"{n:,} {level}" for level, n in sorted(lg.counts.items(), key=_level_rank))
+    c.print(f"\n[bold]Log records[/] {lg.total:,} ({counts})")
+    loud = [x for x in lg.records if x.level in ("WARNING", "ERROR", "CRITICAL")]
+    for x in loud[:8]:
+        color = "yellow" if x.level == "WARNING" else "red"
+        c.print(
+            f"  {fmt_s(x.t):>9} [{color}]{x.level}[/] {markup(x.logger)}: {markup(clip(x.message))} "
+            f"[dim]{markup(short_path(x.file))}:{x.line}[/]"
+        )
+    if len(loud) > 8:
+        c.print(f"  [dim]and {len(loud) - 8} more warnings and errors in report.json[/]")
+
+
+def _level_rank(item: tuple[str, int]) -> int:
+    order = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    return order.index(item[0]) if item[0] in order else len(order)
 
 
 def _exception_and_stacks(r: Report, c: Console) -> None:

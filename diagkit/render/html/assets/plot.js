@@ -24,7 +24,8 @@ function memoryPlot(D, width) {
   const names = (P.lanes && P.lanes.names) || [];
   const nameOf = (ni) => (ni < 0 ? "ranges of several names" : names[ni]);
   const compiles = (D.jit && D.jit.compiles) || [];
-  const nLanes = lanes.length + (compiles.length ? 1 : 0);
+  const logs = (D.logs && D.logs.records) || [];
+  const nLanes = lanes.length + (compiles.length ? 1 : 0) + (logs.length ? 1 : 0);
   const span = Math.max(P.span_s || 0, 1e-6);
   const W = Math.max(width, 400);
   const plotW = W - PLOT.left - PLOT.right;
@@ -81,6 +82,17 @@ function memoryPlot(D, width) {
     const blocks = compiles.map((c) => [`${c.function} ${c.signature}`, c.start_t, c.start_t + c.inclusive_s, 1]);
     root.append(laneRow(blocks, laneTop + lanes.length * (PLOT.lane + 2), "numba", X, "#fbbf24"));
   }
+  if (logs.length) {
+    // The program's log records, each a tick at its time; warnings and worse in red.
+    const y = laneTop + (lanes.length + (compiles.length ? 1 : 0)) * (PLOT.lane + 2);
+    const g = svg("g", { class: "lane", id: "log-lane" }, svg("text", { x: PLOT.left - 6, y: y + PLOT.lane - 4, "text-anchor": "end", class: "dim", text: "log" }));
+    for (const r of logs) {
+      const bad = ["WARNING", "ERROR", "CRITICAL"].includes(r.level);
+      g.append(svg("rect", { class: "log-tick", x: X(r.t) - 0.6, y, width: 1.2, height: PLOT.lane, fill: bad ? "#dc2626" : "#64748b" },
+        svg("title", { text: `${fmtS(r.t)} ${r.level} ${r.logger}: ${r.message}\n${where(r.file, r.line)} (${r.thread})` })));
+    }
+    root.append(g);
+  }
   root.append(cursorLayer(rows, X, Y, span, W, H));
   return root;
 }
@@ -134,7 +146,7 @@ function memorySection(D) {
     if (m.peak_source) kids.push(el("p", { class: "dim", text: `Peak: ${m.peak_source}.` }));
   }
   const hasLanes = P.lanes && P.lanes.lanes.length;
-  if (!P.rss.length && !hasLanes && !(D.jit.compiles || []).length) return section("memory", "Memory", ...kids);
+  if (!P.rss.length && !hasLanes && !(D.jit.compiles || []).length && !((D.logs && D.logs.records) || []).length) return section("memory", "Memory", ...kids);
   const box = el("div", { id: "memory-box" });
   kids.push(box);
   if (hasLanes || (D.jit.compiles || []).length) {

@@ -59,10 +59,22 @@ function headline(D) {
   const lead = D.page.timeout_lead || [];
   if (lead.length) kids.push(el("div", { class: "err", id: "timeout-lead" }, el("strong", { text: "At the timeout" }), el("ul", null, lead.map((t) => el("li", { text: t })))));
   kids.push(el("div", { class: "cards" }, cards));
+  const found = findingsBox(D.findings || []);
+  if (found) kids.push(found);
   for (const n of D.notes || []) kids.push(noteBox(n));
   for (const [reason, names] of Object.entries(D.page.quietReasons || {})) kids.push(noteBox(`Not in this report (${names.join(", ")}): ${reason}`));
   if (o.exception) kids.push(exceptionBox(o.exception));
   return el("section", { id: "summary" }, ...kids);
+}
+
+// What to fix first: each finding's message, its advice, and the numbers behind it.
+function findingsBox(list) {
+  if (!list.length) return null;
+  const items = list.map((f) => el("li", { class: `finding ${f.severity}` },
+    el("span", { class: "sev", text: f.severity }), " ", el("span", { class: "msg", text: f.message }),
+    el("div", { class: "advice", text: `→ ${f.advice}` }),
+    el("div", { class: "dim", text: (f.evidence || []).map((e) => `${e.name} ${e.unit === "share" ? pct(e.value) : e.unit === "s" ? fmtS(e.value) : e.unit === "bytes" ? fmtBytes(e.value) : e.unit === "ratio" ? `${e.value.toFixed(1)}×` : int(e.value)}`).join(" · ") })));
+  return el("div", { id: "findings" }, el("h2", { text: "Fix first" }), el("ol", null, items));
 }
 
 function exceptionBox(x) {
@@ -92,6 +104,14 @@ function functionsSection(D) {
     kids.push(el("h3", { text: "Threads" }), dataTable([
       { key: "thread", label: "thread" }, { key: "samples", label: "samples", num: true, fmt: int },
       { key: "share", label: "share", num: true, fmt: pct }], t.threads, { sortKey: "samples" }));
+  }
+  const imp = t.imports;
+  if (imp && (imp.modules || []).length) {
+    const rows = imp.modules.map((m) => ({ ...m, within: (m.slowest || []).map((x) => `${x.name} ${fmtS(x.seconds)}`).join(", ") }));
+    kids.push(el("h3", { id: "imports", text: `Imports: ${fmtS(imp.total_s)} (${pct(imp.share)})` }), dataTable([
+      { key: "share", label: "share", num: true, cell: (r) => heatCell(r.share, pct(r.share)) },
+      { key: "seconds", label: "time", num: true, fmt: fmtS },
+      { key: "name", label: "module" }, { key: "within", label: "slowest within", wrap: true }], rows, { sortKey: "seconds" }));
   }
   return section("functions", "Functions", ...kids);
 }

@@ -1,0 +1,1 @@
+"""Diagnosis: what a finished Report's sections say to fix first."""

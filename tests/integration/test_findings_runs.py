@@ -1,0 +1,153 @@
+"""Findings and folds on real runs: a compiling Numba kernel, an import-heavy script, a NaN,
+and a plain loop that must raise no compile or import alarm."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import run_diag
+
+COMPILE = """
+import time
+start = time.perf_counter()
+import json, sys
+import numpy as np
+from numba import njit
+
+@njit
+def kernel(a):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += np.sin(a[i]) * np.cos(a[i])
+    return s
+
+def first_call(a):
+    return kernel(a)
+
+def steady(a, seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        kernel(a)
+
+a = np.random.rand(10_000)
+t0 = time.perf_counter(); first_call(a); t1 = time.perf_counter()
+steady(a, 0.4)
+json.dump({"compile": (t1 - t0) / (time.perf_counter() - start)}, open(sys.argv[1], "w"))
+"""
+
+
+def test_a_numba_compile_is_one_row_named_for_its_function_and_a_finding(tmp_path, script):
+    target = script("compiling.py", COMPILE)
+    run = run_diag(["profile", "-q", str(target), str(tmp_path / "t.json")], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    truth = json.loads((tmp_path / "t.json").read_text())["compile"]
+    t = run.report.time
+    rows = [f for f in t.functions if f.name.startswith("[numba compile] __main__:kernel (")]
+    assert len(rows) == 1, [f.name for f in t.functions[:8]]
+    assert "float64" in rows[0].name  # the signature it compiled for
+    assert rows[0].total_share == pytest.approx(truth, abs=0.06)
+    compiler = [f for f in t.functions if re.search(r"/(numba|llvmlite)/", f.file)]
+    assert max((f.own_share for f in compiler), default=0.0) < 0.05, compiler[:3]
+    (line,) = [ln for ln in t.lines if ln.function == "first_call"]  # the call that compiled
+    assert line.own_share == pytest.approx(truth, abs=0.06)
+    assert t.flame is not None
+    assert any(f.name == rows[0].name for f in t.flame.functions)
+    (found,) = [f for f in run.report.findings if f.kind == "numba-compile"]
+    assert found.where == "__main__:kernel" and "cache=True" in found.advice
+    # The raw stacks stay in the speedscope file for other tools.
+    raw = (run.out_dir / "profile.speedscope.json").read_text()
+    assert "_compile_for_args" in raw and "[numba compile]" not in raw
+
+
+IMPORTS = """
+import time
+import numba
+def spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+spin(0.4)
+"""
+
+
+def _importtime(module: str) -> float:
+    """Seconds ``python -X importtime`` gives the top-level import of ``module``."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    cumulative = [
+        int(m.group(1))
+        for m in re.finditer(rf"^import time:\s+\d+ \|\s+(\d+) \| {module}$", out, re.M)
+    ]
+    return cumulative[-1] / 1e6
+
+
+def test_imports_are_grouped_by_module_and_agree_with_python_importtime(tmp_path, script):
+    target = script("importing.py", IMPORTS)
+    _importtime("numba")  # both measured with warm caches
+    run = run_diag(["profile", "-q", str(target)], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    expected = _importtime("numba")
+    imp = run.report.time.imports
+    assert imp is not None and imp.modules[0].name == "numba", imp
+    assert imp.modules[0].seconds == pytest.approx(expected, rel=0.3)
+    # What numba imports on the way (numpy among them) is numba's import time, slowest first.
+    slowest = imp.modules[0].slowest
+    assert any(m.name.startswith("numba.") for m in slowest), slowest
+    assert [m.seconds for m in slowest] == sorted((m.seconds for m in slowest), reverse=True)
+    assert all(m.seconds <= imp.modules[0].seconds for m in slowest)
+    funcs = {f.name: f for f in run.report.time.functions}
+    assert funcs["[import] numba"].total_share == pytest.approx(imp.modules[0].share, abs=0.01)
+    machinery = [f for f in run.report.time.functions if f.file.startswith("<frozen importlib")]
+    assert max((f.own_share for f in machinery), default=0.0) < 0.05
+    (found,) = [f for f in run.report.findings if f.kind == "imports"]
+    assert found.where == "numba"
+
+
+NAN = """
+import time
+import numpy as np
+for _ in range(50):
+    np.log(np.array([-1.0, 2.0]))
+end = time.perf_counter() + 0.3
+while time.perf_counter() < end:
+    pass
+"""
+
+PLAIN = """
+import time
+def spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+spin(0.6)
+"""
+
+
+def test_a_nan_leads_the_summary_with_where_it_came_from(tmp_path, script):
+    target = script("nan.py", NAN)
+    run = run_diag(["profile", str(target)], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    found = run.report.findings[0]
+    assert found.kind == "invalid-values" and found.where == f"{target}:5"
+    assert found.message.startswith("50 NaN/inf warnings: the first at")
+    head = run.stderr.split("Time", 1)[0]  # diag's summary: what to fix first, before the time
+    assert "Fix first" in head and "NaN/inf warnings" in head and "np.seterr" in head
+
+
+def test_a_plain_loop_raises_no_compile_or_import_alarm(tmp_path, script):
+    target = script("plain.py", PLAIN)
+    run = run_diag(["profile", "-q", str(target)], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    kinds = [f.kind for f in run.report.findings]
+    assert "numba-compile" not in kinds and "imports" not in kinds
+    assert kinds == ["hot-function"]  # spin holds the run: that is right, and all
+    assert run.report.findings[0].where in (f"{target}:5", f"{target}:6")
