@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
+from diagkit.collectors.sample_stacks import rewrite_stacks
 from diagkit.model.report import JitCompile
 
 COMPILE_FILE = "<numba compile>"
@@ -54,44 +56,18 @@ def compile_names(compiles: list[JitCompile]) -> dict[tuple[str, int], str]:
 def _fold(doc: dict[str, Any], compiles: list[JitCompile], keep_compiler: bool) -> dict[str, Any]:
     names = compile_names(compiles)
     frames: list[dict[str, Any]] = doc.get("shared", {}).get("frames", [])
-    if not frames:
-        return doc
-    out_frames = list(frames)
-    made: dict[str, int] = {}
-
-    def frame_for(name: str) -> int:
-        if name not in made:
-            made[name] = len(out_frames)
-            out_frames.append({"name": name, "file": COMPILE_FILE, "line": 0})
-        return made[name]
-
-    cut: dict[tuple[int, ...], list[int] | None] = {}
-
-    def folded(stack: list[int]) -> list[int] | None:
-        key = tuple(stack)
-        if key not in cut:
-            cut[key] = _folded_stack(stack, frames, names, frame_for, keep_compiler)
-        return cut[key]
-
-    profiles = []
-    changed = False
-    for prof in doc.get("profiles", []):
-        samples = []
-        for stack in prof.get("samples", []):
-            new = folded(stack)
-            changed = changed or new is not None
-            samples.append(stack if new is None else new)
-        profiles.append({**prof, "samples": samples})
-    if not changed:
-        return doc
-    return {**doc, "shared": {**doc["shared"], "frames": out_frames}, "profiles": profiles}
+    return rewrite_stacks(
+        doc,
+        COMPILE_FILE,
+        lambda stack, frame: _folded_stack(stack, frames, names, frame, keep_compiler),
+    )
 
 
 def _folded_stack(
     stack: list[int],
     frames: list[dict[str, Any]],
     names: dict[tuple[str, int], str],
-    frame_for: Any,
+    frame_for: Callable[[str], int],
     keep_compiler: bool,
 ) -> list[int] | None:
     """The stack with its compile frame put in, or None where it is not inside a compile."""

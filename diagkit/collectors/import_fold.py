@@ -17,9 +17,10 @@ import os
 import re
 import sysconfig
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
-from diagkit.collectors.sample_stacks import program_frames, weighted_samples
+from diagkit.collectors.sample_stacks import program_frames, rewrite_stacks, weighted_samples
 from diagkit.model.imports import ImportedModule, ImportsSection, Submodule
 
 IMPORT_FILE = "<import>"
@@ -85,40 +86,16 @@ def _import_at(frs: list[dict[str, Any]]) -> tuple[int, list[str]] | None:
 
 def _fold(doc: dict[str, Any], keep_machinery: bool) -> dict[str, Any]:
     frames: list[dict[str, Any]] = doc.get("shared", {}).get("frames", [])
-    if not frames:
-        return doc
-    out_frames = list(frames)
-    made: dict[str, int] = {}
-    memo: dict[tuple[int, ...], list[int] | None] = {}
 
-    def folded(stack: list[int]) -> list[int] | None:
-        key = tuple(stack)
-        if key in memo:
-            return memo[key]
+    def rewrite(stack: list[int], frame: Callable[[str], int]) -> list[int] | None:
         found = _import_at([frames[i] for i in stack])
-        new = None
-        if found is not None:
-            start, mods = found
-            name = f"[import] {mods[0].split('.')[0]}" if mods else "[import]"
-            if name not in made:
-                made[name] = len(out_frames)
-                out_frames.append({"name": name, "file": IMPORT_FILE, "line": 0})
-            node = made[name]
-            new = [*stack[:start], node, *(stack[start:] if keep_machinery else [])]
-        memo[key] = new
-        return new
+        if found is None:
+            return None
+        start, mods = found
+        node = frame(f"[import] {mods[0].split('.')[0]}" if mods else "[import]")
+        return [*stack[:start], node, *(stack[start:] if keep_machinery else [])]
 
-    profiles, changed = [], False
-    for prof in doc.get("profiles", []):
-        samples = []
-        for stack in prof.get("samples", []):
-            new = folded(stack)
-            changed = changed or new is not None
-            samples.append(stack if new is None else new)
-        profiles.append({**prof, "samples": samples})
-    if not changed:
-        return doc
-    return {**doc, "shared": {**doc["shared"], "frames": out_frames}, "profiles": profiles}
+    return rewrite_stacks(doc, IMPORT_FILE, rewrite)
 
 
 def fold_for_tables(doc: dict[str, Any]) -> dict[str, Any]:

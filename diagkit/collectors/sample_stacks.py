@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import sysconfig
+from collections.abc import Callable
 from typing import Any
 
 from diagkit.collectors.idle_frames import is_waiting
@@ -99,3 +100,40 @@ def work_samples(speedscope: dict[str, Any]) -> dict[str, Any]:
             out["slots"] = [c for _, _, c in kept]
         profiles.append(out)
     return {**speedscope, "profiles": profiles}
+
+
+Rewrite = Callable[[list[int], Callable[[str], int]], "list[int] | None"]
+
+
+def rewrite_stacks(doc: dict[str, Any], file: str, rewrite: Rewrite) -> dict[str, Any]:
+    """``doc`` with each stack that ``rewrite(stack, frame)`` changes (it returns the new
+    stack, or None) replaced, once per distinct stack; ``frame(name)`` is the index of a frame
+    of diag's own named ``name`` in ``file``, added to the frame table once. ``doc`` itself,
+    unchanged, where no stack was."""
+    frames: list[dict[str, Any]] = doc.get("shared", {}).get("frames", [])
+    if not frames:
+        return doc
+    out_frames = list(frames)
+    made: dict[str, int] = {}
+
+    def frame(name: str) -> int:
+        if name not in made:
+            made[name] = len(out_frames)
+            out_frames.append({"name": name, "file": file, "line": 0})
+        return made[name]
+
+    memo: dict[tuple[int, ...], list[int] | None] = {}
+    profiles, changed = [], False
+    for prof in doc.get("profiles", []):
+        samples = []
+        for stack in prof.get("samples", []):
+            key = tuple(stack)
+            if key not in memo:
+                memo[key] = rewrite(stack, frame)
+            new = memo[key]
+            changed = changed or new is not None
+            samples.append(stack if new is None else new)
+        profiles.append({**prof, "samples": samples})
+    if not changed:
+        return doc
+    return {**doc, "shared": {**doc["shared"], "frames": out_frames}, "profiles": profiles}

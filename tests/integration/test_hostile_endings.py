@@ -52,11 +52,21 @@ if __name__ == "__main__":
 """
 
 
+def _default_signals() -> None:
+    """In the child before diag starts: the signals these tests send at their defaults. A test
+    run under nohup or a CI agent that ignores SIGHUP passes the ignore on, and diag rightly
+    keeps ignoring a signal its parent ignored."""
+    for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _diag(tmp_path: Path, *args: str, **kw) -> subprocess.Popen[str]:
     cmd = [*DIAG, "--out", str(tmp_path / "r"), *args]
     kw.setdefault("stdout", subprocess.PIPE)
     kw.setdefault("stderr", subprocess.PIPE)
-    return subprocess.Popen(cmd, cwd=tmp_path, text=True, start_new_session=True, **kw)
+    return subprocess.Popen(
+        cmd, cwd=tmp_path, text=True, start_new_session=True, preexec_fn=_default_signals, **kw
+    )
 
 
 def _outcome(tmp_path: Path) -> dict:
@@ -174,8 +184,8 @@ def _on_a_terminal(tmp_path: Path, *args: str, ignore_hup: bool = False) -> tupl
     def session() -> None:
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-        if ignore_hup:  # as nohup leaves it
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        # As nohup leaves it, or at the default whatever the test runner's parent set.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN if ignore_hup else signal.SIG_DFL)
 
     flag = tmp_path / "running"
     cmd = [*DIAG[:-1], "--out", str(tmp_path / "r"), *args, str(flag)]
