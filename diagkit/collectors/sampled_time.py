@@ -31,6 +31,9 @@ HOT_FUNCTIONS_FOR_LINES = 5
 LINES_PER_FUNCTION = 12
 
 
+WAIT_LINES = 5
+
+
 def time_section(
     speedscope: dict[str, Any], *, rate: int, sampled_s: float, source: str, idle: bool = True
 ) -> TimeSection:
@@ -53,6 +56,7 @@ def time_section(
     first_line: dict[tuple[str, str], int] = {}
     threads: list[tuple[str, int, float]] = []
     n, weight, waits = 0, 0.0, 0
+    waited = _Waits()
     for prof in profiles:
         kept, kept_w = 0, 0.0
         counted = zip(weighted_samples(prof, rate), sample_slots(prof), strict=True)
@@ -60,7 +64,9 @@ def time_section(
             frs = program_frames([frames[i] for i in stack])
             if not frs:
                 continue
-            if not idle and is_waiting(frs, is_library_file):
+            waiting = is_waiting(frs, is_library_file)
+            waited.add(prof.get("name", "?"), frs, w, c, waiting)
+            if waiting and not idle:
                 waits += c
                 continue
             n, weight = n + c, weight + w
@@ -150,7 +156,49 @@ def time_section(
             )
             for ln, w in rows
         ]
+    sec.waiting_s, sec.waits = waited.main_thread()
     return sec
+
+
+class _Waits:
+    """Where each thread waited (``idle_frames``), kept or not: the main thread's waiting
+    seconds and the lines it waited on, for the waiting finding."""
+
+    def __init__(self) -> None:
+        self.total: dict[str, float] = defaultdict(float)
+        self.waiting: dict[str, float] = defaultdict(float)
+        self.lines: dict[str, dict[tuple[str, str, int], list[float]]] = defaultdict(dict)
+
+    def add(self, thread: str, frs: list[dict[str, Any]], w: float, c: int, waiting: bool) -> None:
+        self.total[thread] += w
+        if not waiting:
+            return
+        self.waiting[thread] += w
+        at = next((f for f in reversed(frs) if not is_library_file(f.get("file") or "")), frs[-1])
+        key = (at.get("name") or "", at.get("file") or "", int(at.get("line") or 0))
+        row = self.lines[thread].setdefault(key, [0, 0.0])
+        row[0] += c
+        row[1] += w
+
+    def main_thread(self) -> tuple[float, list[LineTime]]:
+        if not self.total:
+            return 0.0, []
+        named = [t for t in self.total if t.endswith('"MainThread"')]
+        main = named[0] if named else max(self.total, key=lambda t: self.total[t])
+        whole = self.total[main]
+        rows = sorted(self.lines[main].items(), key=lambda kv: -kv[1][1])[:WAIT_LINES]
+        return self.waiting[main], [
+            LineTime(
+                function=fn,
+                file=file,
+                line=ln,
+                samples=int(c),
+                seconds=w,
+                share=w / whole if whole else 0.0,
+                source=linecache.getline(file, ln).strip() if ln else "",
+            )
+            for (fn, file, ln), (c, w) in rows
+        ]
 
 
 def _name_main_thread(sec: TimeSection, pid: int) -> None:

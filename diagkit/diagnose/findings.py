@@ -20,6 +20,7 @@ from diagkit.render.units import fmt_bytes, fmt_s, short_path
 COMPILE_SHARE = 0.15  # of the wall time: a compile at least this big is worth a change
 IMPORT_SHARE = 0.20  # of the wall time
 GC_SHARE = 0.03  # of the wall time: pauses a reader can win back
+WAIT_SHARE = 0.30  # of the wall time, the main thread's waits
 HOT_SHARE = 0.50  # of the program's own (sampled, not waiting) time
 PEAK_OVER_MEAN = 2.0  # a peak this many times the mean resident memory is a spike
 PEAK_MIN_BYTES = 256 << 20  # below this, a spike costs nobody anything
@@ -41,6 +42,7 @@ def diagnose(report: Report) -> list[Finding]:
         numba_compile,
         slow_imports,
         hot_function,
+        waiting,
         invalid_values,
         memory_peak,
         gc_pauses,
@@ -177,6 +179,37 @@ def hot_function(r: Report) -> Finding | None:
     )
 
 
+def waiting(r: Report) -> Finding | None:
+    t, wall = r.time, r.outcome.wall_s
+    if not t.available or wall < MIN_WALL_S or t.waiting_s / wall < WAIT_SHARE:
+        return None
+    share = t.waiting_s / wall
+    top = t.waits[0] if t.waits else None
+    at = f"{short_path(top.file)}:{top.line}" if top else ""
+    most = (
+        f", most at {at} ({fmt_s(top.seconds)}" + (f": {top.source}" if top.source else "") + ")"
+        if top
+        else ""
+    )
+    return Finding(
+        kind="waiting",
+        severity="medium",
+        message=f"the main thread waited {fmt_s(t.waiting_s)} ({share:.0%} of the run){most}",
+        advice=(
+            "waiting is not computing: overlap the waits with work (a thread or process pool, "
+            "asyncio), or find what the lock, queue or I/O waits for; diag profile --idle keeps "
+            "these samples in the tables and the flame graph"
+        ),
+        where=f"{top.file}:{top.line}" if top else "",
+        at_stake_s=t.waiting_s,
+        evidence=[
+            Evidence("waiting seconds", round(t.waiting_s, 4), "s"),
+            Evidence("share of the wall time", round(share, 4), "share"),
+        ]
+        + [Evidence(f"{w.file}:{w.line}", round(w.seconds, 4), "s") for w in t.waits[:3]],
+    )
+
+
 def _is_a_hot_function(f: FunctionTime) -> bool:
     if f.name == "<module>" or _COMPILER.search(f.file):
         return False  # a script's top level holding the time says nothing about where in it
@@ -229,25 +262,41 @@ def memory_peak(r: Report) -> Finding | None:
     ratio = m.peak_rss / mean if mean else 0.0
     if ratio < PEAK_OVER_MEAN:
         return None
+    allocs = r.deep.allocations if r.deep is not None else None
+    site = max(allocs.sites, key=lambda x: x.bytes) if allocs and allocs.sites else None
+    where = f"{site.file}:{site.line}" if site else f"t={m.peak_t:.2f} s"
+    # --deep's tracemalloc pass: the line whose allocations were live near the traced peak.
+    made = (
+        f"; near the peak, {fmt_bytes(site.bytes)} live from {short_path(site.file)}:{site.line}"
+        + (f" ({site.source})" if site.source else "")
+        if site
+        else ""
+    )
     return Finding(
         kind="memory-peak",
         severity="medium",
         message=(
             f"memory peaked at {fmt_bytes(m.peak_rss)} after {fmt_s(m.peak_t)}, "
-            f"{ratio:.1f}× the run's mean of {fmt_bytes(mean)}"
+            f"{ratio:.1f}× the run's mean of {fmt_bytes(mean)}{made}"
         ),
         advice=(
-            "a short spike sets the machine a run needs: diag profile --deep names the lines "
-            "that allocated it; free or reuse the large temporaries made there (out=, in-place "
-            "operations, chunks)"
+            "a short spike sets the machine a run needs: "
+            + (
+                f"free or reuse the large temporaries made at {short_path(site.file)}:{site.line}"
+                if site
+                else "diag profile --deep names the lines that allocated it; free or reuse the "
+                "large temporaries made there"
+            )
+            + " (out=, in-place operations, chunks)"
         ),
-        where=f"t={m.peak_t:.2f} s",
+        where=where,
         evidence=[
             Evidence("peak", m.peak_rss, "bytes"),
             Evidence("mean", round(mean), "bytes"),
             Evidence("peak over mean", round(ratio, 3), "ratio"),
             Evidence("peak after", round(m.peak_t, 4), "s"),
-        ],
+        ]
+        + ([Evidence("live from the line near the peak", site.bytes, "bytes")] if site else []),
     )
 
 

@@ -41,6 +41,13 @@ GpuWarningKind = Literal["small-transfers", "gpu-idle", "pageable-copies", "reco
 
 # What a finding is about (diagnose/findings.py), and how much it matters.
 FindingKind = Literal[
-    "numba-compile", "imports", "hot-function", "invalid-values", "memory-peak", "gc-pauses", "gpu"
+    "numba-compile",
+    "imports",
+    "hot-function",
+    "waiting",
+    "invalid-values",
+    "memory-peak",
+    "gc-pauses",
+    "gpu",
 ]
 Severity = Literal["high", "medium", "low"]

@@ -31,7 +31,7 @@ from diagkit.model.source_listing import SourceListing
 SCHEMA_VERSION = "1.4"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_by_diag
 # 1.2: time.flame and time.sources, outcome.bad_target
 # 1.3: time.sample_reads, time.chunks and time.seams_s
-# 1.4: findings, gc, logs, time.imports, jit.compiles' caller_file and caller_line
+# 1.4: findings, gc, logs, time.imports, time.waiting_s and waits, jit.compiles' caller_file and caller_line
 
 
 @dataclass
@@ -164,6 +164,10 @@ class TimeSection:
     sources: list[SourceListing] = field(default_factory=list)
     # Samples under the import machinery, by the module imported (None: saved before 1.4).
     imports: ImportsSection | None = None
+    # The main thread's seconds waiting (a sleep, a lock, a queue, I/O: ``idle_frames``),
+    # whether or not --idle kept them in the tables, and the lines it waited on most.
+    waiting_s: float = 0.0
+    waits: list[LineTime] = field(default_factory=list)
 
 
 @dataclass

@@ -151,3 +151,30 @@ def test_a_plain_loop_raises_no_compile_or_import_alarm(tmp_path, script):
     assert "numba-compile" not in kinds and "imports" not in kinds
     assert kinds == ["hot-function"]  # spin holds the run: that is right, and all
     assert run.report.findings[0].where in (f"{target}:5", f"{target}:6")
+
+
+WAITS = """
+import time
+def fetch():
+    time.sleep(0.7)
+def spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+fetch()
+spin(0.3)
+"""
+
+
+def test_the_main_threads_waits_are_timed_and_placed_though_the_tables_leave_them_out(
+    tmp_path, script
+):
+    target = script("waits.py", WAITS)
+    run = run_diag(["profile", "-q", str(target)], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    t = run.report.time
+    assert t.waiting_s == pytest.approx(0.7, abs=0.1)
+    assert (t.waits[0].function, t.waits[0].line) == ("fetch", 4)
+    assert "fetch" not in {f.name for f in t.functions}  # waits stay out of the tables
+    (found,) = [f for f in run.report.findings if f.kind == "waiting"]
+    assert found.where == f"{target}:4" and "time.sleep(0.7)" in found.message

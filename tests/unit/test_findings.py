@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from diagkit.compare.changes import diff_reports
 from diagkit.diagnose.findings import diagnose
+from diagkit.model.deep import AllocSection, AllocSite, DeepSection
 from diagkit.model.imports import ImportedModule, ImportsSection, Submodule
 from diagkit.model.report import (
     FunctionTime,
@@ -165,3 +166,28 @@ def test_diff_lists_the_findings_that_appeared_and_went_away():
     assert [f.kind for f in res.went_away] == ["hot-function"]
     same = diff_reports(base, base)
     assert (same.appeared, same.went_away) == ([], [])
+
+
+def test_a_main_thread_that_waits_most_of_the_run_is_found_where_it_waited():
+    r = _report()
+    r.time.waiting_s = 4.0
+    r.time.waits = [LineTime("fetch", PROG, 22, 900, 3.5, 0.35, source="data = sock.recv(4096)")]
+    (f,) = diagnose(r)
+    assert (f.kind, f.where) == ("waiting", "/home/u/est/fit.py:22")
+    assert "waited 4.00 s (40% of the run)" in f.message and "data = sock.recv(4096)" in f.message
+    r.time.waiting_s = 2.5  # a quarter of the run: below the threshold
+    assert _kinds(r) == []
+
+
+def test_the_memory_spike_names_the_line_deep_saw_allocating_near_the_peak():
+    r = _report()
+    gib = 1 << 30
+    r.memory.timeline = [RssPoint(t / 10, gib // 2) for t in range(100)]
+    r.memory.timeline[50] = RssPoint(5.0, 3 * gib)
+    r.memory.peak_rss, r.memory.peak_t = 3 * gib, 5.0
+    big = AllocSite(PROG, 44, 2 * gib, 3, "x = np.empty((n, n))")
+    r.deep = DeepSection(allocations=AllocSection(sites=[AllocSite(PROG, 9, 1 << 20, 1), big]))
+    (f,) = diagnose(r)
+    assert f.where == "/home/u/est/fit.py:44"
+    assert "2.0 GiB live from" in f.message and "x = np.empty((n, n))" in f.message
+    assert "fit.py:44" in f.advice
