@@ -71,7 +71,7 @@ def spin(seconds):
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         pass
-spin(0.4)
+spin(0.1)
 """
 
 
