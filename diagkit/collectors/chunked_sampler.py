@@ -26,12 +26,13 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from diagkit.collectors.sampler import Leg, PySpySampler, SamplerResult, py_spy_version
 from diagkit.collectors.thread_ends import ThreadEnds
+from diagkit.collectors.threads import start_daemon
 from diagkit.collectors.time_weighted import Timeline, load_events
 
 _EXITED = "Stopped sampling because process exited"  # py-spy 0.4's words
@@ -87,21 +88,25 @@ class ChunkedSampler(PySpySampler):
         return cmd, rate, out
 
     def _wait(self, leg: Leg) -> None:
-        if not self.reads_per_s:
+        # The follower blocks in waitpid, so the next chunk starts the moment py-spy exits
+        # (a timed wait polls with sleeps of up to 50 ms, each one added to the seam); the
+        # thread count is looked at by a thread of its own, a wake-up every _LOOK_S.
+        done = threading.Event()
+        if self.reads_per_s:
+            start_daemon(self._cut_when_outnumbered, "diag-py-spy-rate", leg, done)
+        try:
             leg.proc.wait()
-            return
-        cut = False
-        while True:
-            try:
-                leg.proc.wait(_LOOK_S)
-                return
-            except subprocess.TimeoutExpired:
-                pass
-            if not cut and leg.sampling_s and self.rate_for(self._ends.alive) * 2 <= leg.rate:
+        finally:
+            done.set()
+
+    def _cut_when_outnumbered(self, leg: Leg, done: threading.Event) -> None:
+        """End ``leg`` once its threads want half its rate or less; it is cut at most once."""
+        while not done.wait(_LOOK_S):
+            if leg.sampling_s and self.rate_for(self._ends.alive) * 2 <= leg.rate:
                 # SIGINT: py-spy writes its file and exits 0, and the next chunk follows.
                 with contextlib.suppress(OSError):
                     leg.proc.send_signal(signal.SIGINT)
-                cut = True
+                return
 
     def _first(self) -> tuple[list[str], int, Path]:
         return self._spec()

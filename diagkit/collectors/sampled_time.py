@@ -249,11 +249,12 @@ def section_from_sampler(
     tables = fold_for_tables(import_fold.fold_for_tables(data), compiles or [])
     sec = time_section(tables, rate=rate, sampled_s=wall, source=source, idle=idle)
     _name_main_thread(sec, sampled.pid)
-    # The samples the tables count: without --idle, not those of threads waiting.
-    flamed = fold_for_flame(import_fold.fold_for_flame(data), compiles or [])
-    tree = flame_tree(flamed if idle else work_samples(flamed))
+    # The samples the tables count: without --idle, not those of threads waiting. Taken out
+    # once, before the folds, which leave the frames a wait is told by as they were.
+    kept = data if idle else work_samples(data)
+    tree = flame_tree(fold_for_flame(import_fold.fold_for_flame(kept), compiles or []))
     if sec.available:
-        sec.imports = import_fold.imports_section(data if idle else work_samples(data), rate)
+        sec.imports = import_fold.imports_section(kept, rate)
     sec.flame = tree if tree.total else None
     sec.sources = source_listings(sec)
     if sampled.slow_rate:
