@@ -13,6 +13,7 @@ import os
 import threading
 import time
 
+from diagkit.collectors.run_queue import RunQueue
 from diagkit.collectors.thread_ends import ThreadEnds
 from diagkit.collectors.threads import REFUSED, start_daemon
 from diagkit.model.report import MemorySection, RssPoint
@@ -55,24 +56,29 @@ def _children(pid: int, tasks: list[str]) -> list[int]:
     return kids
 
 
-def _descendants(pid: int, tasks: list[str]) -> tuple[list[int], list[str]]:
-    """Every descendant of ``pid`` (whose threads are ``tasks``), and all their threads."""
-    out, threads, todo = [], [], _children(pid, tasks)
+def _descendants(pid: int, tasks: list[str]) -> list[tuple[int, list[str]]]:
+    """Every descendant of ``pid`` (whose threads are ``tasks``) with its threads."""
+    out, todo = [], _children(pid, tasks)
     while todo:
         kid = todo.pop()
-        out.append(kid)
         kid_tasks = _tasks(kid)
-        threads += kid_tasks
+        out.append((kid, kid_tasks))
         todo.extend(_children(kid, kid_tasks))
-    return out, threads
+    return out
 
 
 class RssSampler:
     def __init__(
-        self, pid: int, t0_ns: int, interval: float = 0.02, threads: ThreadEnds | None = None
+        self,
+        pid: int,
+        t0_ns: int,
+        interval: float = 0.02,
+        threads: ThreadEnds | None = None,
+        run_queue: RunQueue | None = None,
     ) -> None:
         self.pid = pid
         self.threads = threads  # told which threads each read found alive
+        self.run_queue = run_queue  # reads every thread's CPU and run-queue wait, less often
         self.t0_ns = t0_ns
         self.interval = interval
         self.points: list[RssPoint] = []
@@ -80,6 +86,7 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.problem = ""  # why there is no timeline, where diag could not sample
+        self.peak_threads = self.peak_processes = 0  # of the target and its descendants
 
     def start(self) -> None:
         self._thread = start_daemon(self._loop, "diag-rss")
@@ -91,10 +98,17 @@ class RssSampler:
         # Runs every interval on a machine whose cores the target is using: /proc is read
         # directly (psutil's recursive children() scans every process, ~1.4 ms a call).
         tasks = _tasks(self.pid)
-        descendants, their_tasks = _descendants(self.pid, tasks)
+        groups = [(self.pid, tasks), *_descendants(self.pid, tasks)]
+        descendants = [pid for pid, _ in groups[1:]]
+        every = [t for _, ts in groups for t in ts]
         if self.threads is not None:
             # Before the check below: a process that is gone has ended all its threads.
-            self.threads.saw(map(int, tasks + their_tasks), time.monotonic())
+            self.threads.saw(map(int, every), time.monotonic())
+        if tasks:
+            self.peak_threads = max(self.peak_threads, len(every))
+            self.peak_processes = max(self.peak_processes, len(groups))
+        if self.run_queue is not None and self.run_queue.due():
+            self.run_queue.read(groups)
         rss_kb, hwm_kb = _status_kb(self.pid)
         if not rss_kb and not hwm_kb:
             return
@@ -118,7 +132,8 @@ class RssSampler:
         if self.threads is not None:
             # The loop may have last looked before the target ended: one more look sees it gone.
             tasks = _tasks(self.pid)
-            self.threads.saw(map(int, tasks + _descendants(self.pid, tasks)[1]), time.monotonic())
+            groups = [(self.pid, tasks), *_descendants(self.pid, tasks)]
+            self.threads.saw((int(t) for _, ts in groups for t in ts), time.monotonic())
 
     def section(self, maxrss_at_exit: int = 0) -> MemorySection:
         pts = self.points

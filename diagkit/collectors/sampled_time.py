@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import linecache
+import re
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -108,7 +109,9 @@ def time_section(
             else "no samples: the program ended before the first sample was taken"
         )
         return sec
-    sec.threads = [ThreadTime(name, c, w / weight) for name, c, w in threads]
+    sec.threads = [
+        ThreadTime(name, c, w / weight, seconds=w, tid=_native_tid(name)) for name, c, w in threads
+    ]
     main = max((w for _, _, w in threads), default=0.0)
     sec.active_s = min(main, sampled_s) if sampled_s else main
     sec.idle_s = max(0.0, sampled_s - sec.active_s)
@@ -294,3 +297,12 @@ def unsampled_children_note(report: Report) -> str | None:
         f"{sampled:.1f} s of it sampled in its own process; --subprocesses samples the "
         "children too"
     )
+
+
+_TID = re.compile(r"Thread (\d+)\b")
+
+
+def _native_tid(profile_name: str) -> int:
+    """py-spy names a thread ``Thread NATIVE_TID "NAME"`` (with --threads; else a 0x pthread id)."""
+    m = _TID.search(profile_name)
+    return int(m.group(1)) if m else 0

@@ -18,13 +18,7 @@ from diagkit.run.deep_plan import deep_request, plan_deep
 from diagkit.run.folders import default_out_dir, prepare_out_dir
 from diagkit.run.launch import Launch, ProfileOptions
 from diagkit.run.progress import Progress, drop_output
-from diagkit.run.sampling import (
-    FAST_RATE,
-    NONBLOCKING_RATE,
-    READS_PER_S,
-    SLOW_RATE,
-    SamplingOptions,
-)
+from diagkit.run.sampling import SamplingOptions, sampling_for
 from diagkit.run.targets import resolve_target
 
 if TYPE_CHECKING:
@@ -191,17 +185,8 @@ def profile(
         raise DiagError("--blocking and --nonblocking: give one of them")
     if native and nonblocking:
         raise DiagError("--native samples blocking (py-spy cannot read C frames otherwise)")
-    paused = blocking or native
-    sampling = SamplingOptions(
-        # An explicit --rate holds throughout; blocking, the rate halves after the first seconds;
-        # nonblocking, it falls as threads are added.
-        rate=rate or (FAST_RATE if paused else NONBLOCKING_RATE),
-        slow_rate=SLOW_RATE if paused and not rate else 0,
-        reads_per_s=0 if rate else READS_PER_S,
-        native=native,
-        subprocesses=subprocesses,
-        idle=idle,
-        blocking=paused,
+    sampling = sampling_for(
+        rate, native=native, blocking=blocking, idle=idle, subprocesses=subprocesses
     )
     if gpu and (pid is not None or duration is not None):
         raise DiagError("--gpu traces inside a program diag starts; it cannot attach to --pid")

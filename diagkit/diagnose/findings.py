@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from itertools import pairwise
 
+from diagkit.diagnose.cpu_findings import gil_bound, oversubscribed
 from diagkit.model.findings import Evidence, Finding
 from diagkit.model.kinds import Severity
 from diagkit.model.report import FunctionTime, Report
@@ -46,6 +47,8 @@ def diagnose(report: Report) -> list[Finding]:
         invalid_values,
         memory_peak,
         gc_pauses,
+        oversubscribed,
+        gil_bound,
     ]
     found = [f for rule in rules if (f := rule(report)) is not None]
     found += gpu_findings(report)

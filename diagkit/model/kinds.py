@@ -48,6 +48,8 @@ FindingKind = Literal[
     "invalid-values",
     "memory-peak",
     "gc-pauses",
+    "oversubscribed",
+    "gil-bound",
     "gpu",
 ]
 Severity = Literal["high", "medium", "low"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from diagkit.model.cpu import CpuLoadSection
 from diagkit.model.deep import DeepSection
 from diagkit.model.findings import Finding
 from diagkit.model.flame import FlameTree
@@ -28,10 +29,11 @@ from diagkit.model.source_listing import SourceListing
 # A string field narrowed to the words diag has always written there (model/kinds.py) is
 # neither: every report, older or newer, reads as before. A word added to such a set is
 # a new major, since the diags before it refuse the word.
-SCHEMA_VERSION = "1.4"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_by_diag
+SCHEMA_VERSION = "1.5"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_by_diag
 # 1.2: time.flame and time.sources, outcome.bad_target
 # 1.3: time.sample_reads, time.chunks and time.seams_s
 # 1.4: findings, gc, logs, time.imports, time.waiting_s and waits, jit.compiles' caller_file and caller_line
+# 1.5: cpu, time.threads' seconds and tid
 
 
 @dataclass
@@ -125,6 +127,8 @@ class ThreadTime:
     thread: str
     samples: int
     share: float
+    seconds: float = 0.0  # of work sampled (0: saved before 1.5)
+    tid: int = 0  # the native thread id, where py-spy named it (0: not known)
 
 
 @dataclass
@@ -398,6 +402,7 @@ class Report:
     numerics: NumericsSection = field(default_factory=NumericsSection)
     gc: GcSection = field(default_factory=GcSection)
     logs: LogsSection = field(default_factory=LogsSection)
+    cpu: CpuLoadSection = field(default_factory=CpuLoadSection)
     ranges: RangesSection = field(default_factory=RangesSection)
     environment: EnvironmentSection = field(default_factory=EnvironmentSection)
     stacks: StacksSection | None = None

@@ -24,11 +24,15 @@ from typing import TypeVar
 import psutil
 
 from diagkit.collectors import pid_checks
+from diagkit.collectors.cpu_load import cores_available, cpu_load
+from diagkit.collectors.inproc_results import parse_events
 from diagkit.collectors.rss import RssSampler
+from diagkit.collectors.run_queue import RunQueue
 from diagkit.collectors.sampler import SamplerResult
 from diagkit.errors import DiagError, TargetBusy, TargetGone, TargetRefused
 from diagkit.model.report import (
     EnvironmentSection,
+    JitCompile,
     JitSection,
     MemorySection,
     NumericsSection,
@@ -42,6 +46,7 @@ from diagkit.run import endings, stop_signals
 from diagkit.run.endings import Detach
 from diagkit.run.header import Header
 from diagkit.run.sampling import SamplingOptions
+from diagkit.target.channel import read_events
 
 T = TypeVar("T")
 INSIDE_ONLY = (
@@ -56,6 +61,10 @@ class AttachOptions:
     duration: float | None = None
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
     command: list[str] = field(default_factory=list)
+    # A process profiling itself (``diagkit.inside``): the folder its own recorders write
+    # their events to, and a file diag creates once py-spy is sampling.
+    events: Path | None = None
+    ready: Path | None = None
 
 
 def run_attached(
@@ -79,8 +88,11 @@ def run_attached(
             raise sampler.failure
         raise DiagError(problem)
     t0 = time.monotonic_ns()
+    if opts.ready is not None:
+        opts.ready.touch()
     hwm_before = _hwm(opts.pid)
-    rss = RssSampler(opts.pid, t0, threads=sampler.thread_ends)
+    run_queue = RunQueue(from_zero=False)
+    rss = RssSampler(opts.pid, t0, threads=sampler.thread_ends, run_queue=run_queue)
     rss.start()
     cpu0 = _cpu(proc) or (0.0, 0.0)
     end = _watch(proc, opts.duration, on_tick, rss, cpu0, stops)
@@ -95,14 +107,25 @@ def run_attached(
         ranges=RangesSection(available=False, unavailable_reason=INSIDE_ONLY),
         environment=_environment(proc, target),
     )
+    inside = opts.events is not None
+    if opts.events is not None:
+        if report.outcome.kind == "detached":
+            report.outcome.diag_signal = ""
+            report.outcome.detail = "profiled from inside for a window; the process runs on"
+        inproc = parse_events(read_events(str(opts.events)), t0)
+        report.jit, report.numerics, report.ranges = inproc.jit, inproc.numerics, inproc.ranges
+        report.gc, report.logs = inproc.gc, inproc.logs
+        report.notes.extend(inproc.notes)
     report.memory = _memory(rss, hwm_before)
-    report.time = _time(opts, sampled, wall)
+    report.cpu = cpu_load(run_queue, rss, cores_available(opts.pid), _environ(proc))
+    report.time = _time(opts, sampled, wall, report.jit.compiles)
     if report.time.available:
         report.files["speedscope"] = SPEEDSCOPE
-    report.notes.append(
-        "attached to a running process: Numba compiles, warnings and diagkit.range stages "
-        "are only recorded when diag starts the program"
-    )
+    if not inside:
+        report.notes.append(
+            "attached to a running process: Numba compiles, warnings and diagkit.range stages "
+            "are only recorded when diag starts the program"
+        )
     return report
 
 
@@ -180,8 +203,11 @@ def _memory(rss: RssSampler, hwm_before: int) -> MemorySection:
     return sec
 
 
-def _time(opts: AttachOptions, sampled: SamplerResult, wall: float) -> TimeSection:
-    return opts.sampling.time_section(sampled, wall, how=", attached by pid")
+def _time(
+    opts: AttachOptions, sampled: SamplerResult, wall: float, compiles: list[JitCompile]
+) -> TimeSection:
+    how = ", from inside" if opts.events is not None else ", attached by pid"
+    return opts.sampling.time_section(sampled, wall, how=how, compiles=compiles)
 
 
 def _environment(proc: psutil.Process, target: Target) -> EnvironmentSection:
@@ -202,3 +228,10 @@ def _environment(proc: psutil.Process, target: Target) -> EnvironmentSection:
         return sec
     sec.variables = recorded_variables(env)
     return sec
+
+
+def _environ(proc: psutil.Process) -> dict[str, str]:
+    try:
+        return proc.environ()
+    except psutil.Error:
+        return {}

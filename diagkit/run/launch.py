@@ -71,6 +71,7 @@ class Child:
         self.status: int | None = None
         self.maxrss = 0
         self.cpu_user = self.cpu_system = 0.0
+        self.switches = (0, 0)  # voluntary, involuntary: the program's threads and reaped children
         self.exited = threading.Event()
         self.end_ns = 0
         self.sent: list[int] = []  # the signals diag sent it
@@ -100,6 +101,7 @@ class Child:
         self.proc.returncode = os.waitstatus_to_exitcode(status)  # stop Popen from reaping again
         self.maxrss = ru.ru_maxrss * 1024
         self.cpu_user, self.cpu_system = ru.ru_utime, ru.ru_stime
+        self.switches = (ru.ru_nvcsw, ru.ru_nivcsw)
         self.exited.set()
 
     def signal(self, sig: int) -> None:

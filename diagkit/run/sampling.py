@@ -120,3 +120,25 @@ class SamplingOptions:
             how=how,
             compiles=compiles or [],
         )
+
+
+def sampling_for(
+    rate: int | None,
+    *,
+    native: bool = False,
+    blocking: bool = False,
+    idle: bool = False,
+    subprocesses: bool = False,
+) -> SamplingOptions:
+    """The settings for a user's choices: an explicit rate holds throughout; blocking, the
+    rate halves after the first seconds; nonblocking, it falls as threads are added."""
+    paused = blocking or native
+    return SamplingOptions(
+        rate=rate or (FAST_RATE if paused else NONBLOCKING_RATE),
+        slow_rate=SLOW_RATE if paused and not rate else 0,
+        reads_per_s=0 if rate else READS_PER_S,
+        native=native,
+        subprocesses=subprocesses,
+        idle=idle,
+        blocking=paused,
+    )

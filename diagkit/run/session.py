@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diagkit.collectors.cpu_load import cores_available, cpu_load
 from diagkit.collectors.environment import PendingEnvironment
 from diagkit.collectors.inproc_results import parse_events
 from diagkit.collectors.rss import RssSampler
+from diagkit.collectors.run_queue import RunQueue
 from diagkit.collectors.sampler import SamplerResult
 from diagkit.model.report import (
     EnvironmentSection,
@@ -84,7 +86,8 @@ def _run(
         )
         t0 = launch.started()
         sampler_problem = launch.sampler_problem
-        rss = RssSampler(child.pid, t0, threads=launch.sampler.thread_ends)
+        run_queue = RunQueue()
+        rss = RssSampler(child.pid, t0, threads=launch.sampler.thread_ends, run_queue=run_queue)
         rss.start()
         ending = _watch(child, opts.timeout, on_tick, rss)
         timed_out_stacks = ending.stacks
@@ -139,6 +142,9 @@ def _run(
         report.outcome.detail = f"bad target: {inproc.bad_target}"
     report.notes.extend(inproc.notes)
     report.memory = rss.section(child.maxrss)
+    report.cpu = cpu_load(
+        run_queue, rss, cores_available(), {**os.environ, **opts.extra_env}, child.switches
+    )
     report.time = _time(opts, sampler_problem, sampled, report.outcome.wall_s, inproc.jit)
     if sampled is not None and sampled.speedscope is not None:
         problem = _keep(sampled.speedscope, opts.out_dir / SPEEDSCOPE)

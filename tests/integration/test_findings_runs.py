@@ -64,6 +64,65 @@ def test_a_numba_compile_is_one_row_named_for_its_function_and_a_finding(tmp_pat
     assert "_compile_for_args" in raw and "[numba compile]" not in raw
 
 
+PARALLEL = """
+import json, sys, time
+start = time.perf_counter()
+import numpy as np
+from numba import njit, prange
+
+@njit(parallel=True, cache=True)
+def pkernel(a):
+    s = 0.0
+    for i in prange(a.shape[0]):
+        s += np.sqrt(abs(a[i])) * 2.0
+    return s
+
+def first_calls(a, b):
+    pkernel(a)
+    pkernel(b)
+
+a, b = np.random.rand(100_000), np.arange(100_000)
+t0 = time.perf_counter(); first_calls(a, b); t1 = time.perf_counter()
+end = time.perf_counter() + 0.3
+while time.perf_counter() < end:
+    pkernel(a)
+json.dump({"first_calls": (t1 - t0) / (time.perf_counter() - start)}, open(sys.argv[1], "w"))
+"""
+
+
+def test_a_parallel_kernel_for_two_signatures_then_from_its_cache(tmp_path, script):
+    """parallel=True compiles through the parfors pipeline; the second run loads the cache."""
+    target = script("parallel.py", PARALLEL)
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    run = run_diag(["profile", "-q", str(target), str(tmp_path / "t.json")], cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    truth = json.loads((tmp_path / "t.json").read_text())["first_calls"]
+    t = run.report.time
+    rows = [f for f in t.functions if f.name.startswith("[numba compile] __main__:pkernel (")]
+    assert sorted(r.name.split(" (")[1] for r in rows) == [
+        "array(float64, 1d, C))",
+        "array(int64, 1d, C))",
+    ]
+    assert sum(r.total_share for r in rows) == pytest.approx(truth, abs=0.08)
+    compiler = [f for f in t.functions if re.search(r"/(numba|llvmlite)/", f.file)]
+    assert max((f.own_share for f in compiler), default=0.0) < 0.05, compiler[:3]
+    (fn,) = [f for f in run.report.jit.functions if f.function == "__main__:pkernel"]
+    assert (fn.compiles, fn.cache_hits) == (2, 0)
+    (found,) = [f for f in run.report.findings if f.kind == "numba-compile"]
+    assert "2 times for 2 signatures" in found.advice
+    # Again, from the cache it wrote: loads, no compile, no finding about compiling.
+    again = run_diag(
+        ["profile", "-q", str(target), str(tmp_path / "t2.json")],
+        cwd=tmp_path,
+        env=env,
+        out=tmp_path / "r2",
+    )
+    assert again.returncode == 0, again.stderr
+    (fn,) = [f for f in again.report.jit.functions if f.function == "__main__:pkernel"]
+    assert fn.cache_hits == 2 and fn.compile_s < 0.5 * sum(r.total_s for r in rows)
+    assert "numba-compile" not in [f.kind for f in again.report.findings]
+
+
 IMPORTS = """
 import time
 import heavy
@@ -189,3 +248,108 @@ def test_the_main_threads_waits_are_timed_and_placed_though_the_tables_leave_the
     assert "fetch" not in {f.name for f in t.functions}  # waits stay out of the tables
     (found,) = [f for f in run.report.findings if f.kind == "waiting"]
     assert found.where == f"{target}:4" and "time.sleep(0.7)" in found.message
+
+
+OVERSUBSCRIBED = """
+import os, sys, time
+from multiprocessing import get_context
+
+def work(seconds):
+    import numpy as np
+    a = np.random.rand(400, 400)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        a @ a
+    return 0
+
+if __name__ == "__main__":
+    cores = len(os.sched_getaffinity(0))
+    with get_context("spawn").Pool(cores) as pool:
+        pool.map(work, [1.5] * cores)
+"""
+
+
+def test_processes_times_blas_threads_over_the_cores_are_found(tmp_path, script):
+    """A process per core, each with a BLAS thread per core: cores² busy threads on the cores."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    target = script("over.py", OVERSUBSCRIBED)
+    env = {k: str(cores) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    run = run_diag(["profile", "-q", str(target)], cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    c = run.report.cpu
+    assert c.cores == cores and c.peak_processes >= cores + 1 and c.busy_processes >= cores
+    assert c.peak_threads >= cores * cores and c.thread_settings["OPENBLAS_NUM_THREADS"] == str(
+        cores
+    )
+    # Each of the cores² threads computes 1.5 s; the cores give each a 1/cores share of one.
+    assert c.run_wait_s > 0.5 * c.cpu_s, (c.run_wait_s, c.cpu_s)
+    (found,) = [f for f in run.report.findings if f.kind == "oversubscribed"]
+    assert f"OPENBLAS_NUM_THREADS={max(1, cores // c.busy_processes)}" in found.advice
+    # The same work with one BLAS thread per process: as many busy threads as cores.
+    single = {k: "1" for k in env}
+    calm = run_diag(["profile", "-q", str(target)], cwd=tmp_path, env=single, out=tmp_path / "r2")
+    assert calm.returncode == 0, calm.stderr
+    assert calm.report.cpu.run_wait_s < 0.2 * calm.report.cpu.cpu_s
+    assert "oversubscribed" not in [f.kind for f in calm.report.findings]
+
+
+THREADED = """
+import os, sys, threading, time
+
+def python_loop(seconds):
+    end = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < end:
+        n += sum(i * i for i in range(200))
+
+def numpy_loop(seconds):
+    import numpy as np
+    a = np.random.rand(300, 300)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        a @ a
+
+if __name__ == "__main__":
+    work = numpy_loop if sys.argv[1] == "numpy" else python_loop
+    import numpy  # imported by both, so only the loops differ
+    threads = [threading.Thread(target=work, args=(1.5,), name=f"worker-{i}") for i in range(int(sys.argv[2]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+"""
+
+
+def test_threads_taking_turns_at_the_gil_are_found_and_numpy_threads_are_not(tmp_path, script):
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    target = script("threads.py", THREADED)
+    run = run_diag(["profile", "-q", str(target), "python", "4"], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    (found,) = [f for f in run.report.findings if f.kind == "gil-bound"]
+    assert found.message.startswith("4 threads (worker-"), found.message
+    python_s, cpu_s = found.evidence[1].value, found.evidence[2].value
+    assert python_s > 4.0 and cpu_s < 0.5 * python_s  # 4 × 1.5 s in Python, ~1.5 s on a core
+    # As many NumPy threads as cores, one BLAS thread each: they compute side by side.
+    env = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    calm = run_diag(
+        ["profile", "-q", str(target), "numpy", str(cores)],
+        cwd=tmp_path,
+        env=env,
+        out=tmp_path / "r2",
+    )
+    assert calm.returncode == 0, calm.stderr
+    assert "gil-bound" not in [f.kind for f in calm.report.findings], calm.report.findings
+    # Two BLAS threads each: the threads' work runs on helpers, and queues, but not for the GIL.
+    env = {k: "2" for k in env}
+    helped = run_diag(
+        ["profile", "-q", str(target), "numpy", str(cores)],
+        cwd=tmp_path,
+        env=env,
+        out=tmp_path / "r3",
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert "gil-bound" not in [f.kind for f in helped.report.findings], helped.report.findings

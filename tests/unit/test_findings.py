@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from diagkit.compare.changes import diff_reports
 from diagkit.diagnose.findings import diagnose
+from diagkit.model.cpu import CpuLoadSection, ThreadCpu
 from diagkit.model.deep import AllocSection, AllocSite, DeepSection
 from diagkit.model.imports import ImportedModule, ImportsSection, Submodule
 from diagkit.model.report import (
@@ -15,6 +16,7 @@ from diagkit.model.report import (
     Report,
     RssPoint,
     Target,
+    ThreadTime,
     WarningRecord,
 )
 
@@ -191,3 +193,64 @@ def test_the_memory_spike_names_the_line_deep_saw_allocating_near_the_peak():
     assert f.where == "/home/u/est/fit.py:44"
     assert "2.0 GiB live from" in f.message and "x = np.empty((n, n))" in f.message
     assert "fit.py:44" in f.advice
+
+
+def _load(**kw) -> CpuLoadSection:
+    base = dict(available=True, unavailable_reason="", cores=2, peak_processes=5)
+    return CpuLoadSection(**{**base, **kw})
+
+
+def test_threads_queueing_for_the_cores_are_found_with_the_settings_to_change():
+    r = _report()
+    r.cpu = _load(
+        peak_threads=20,
+        busy_processes=4,
+        cpu_s=16.0,
+        run_wait_s=24.0,
+        thread_settings={"OPENBLAS_NUM_THREADS": "4"},
+    )
+    (f,) = diagnose(r)
+    assert (f.kind, f.severity) == ("oversubscribed", "high")
+    assert "waited 24.00 s for a core against 16.00 s on one" in f.message
+    assert "on average 4.0 threads wanted the 2 cores" in f.message
+    assert "20 threads in 4 busy processes; OPENBLAS_NUM_THREADS=4" in f.message
+    assert "OPENBLAS_NUM_THREADS=1" in f.advice and "for 4 processes" in f.advice
+    r.cpu.run_wait_s = 2.0  # the same threads barely queueing: no finding
+    assert _kinds(r) == []
+    r.cpu.run_wait_s, r.cpu.peak_threads = 24.0, 2  # queueing, but not for its own threads
+    assert _kinds(r) == []
+
+
+def test_one_busy_process_on_many_cores_is_told_to_use_them_all():
+    r = _report()
+    r.cpu = _load(cores=16, peak_threads=64, busy_processes=1, cpu_s=120.0, run_wait_s=40.0)
+    (f,) = diagnose(r)
+    assert f.severity == "medium" and "OMP_NUM_THREADS=16" in f.advice
+
+
+def _threads(r: Report, per_thread: list[tuple[float, float]]) -> None:
+    r.time.threads = [
+        ThreadTime(f'Thread {100 + i} "w{i}"', 0, 0.0, seconds=py, tid=100 + i)
+        for i, (py, _) in enumerate(per_thread)
+    ]
+    rows = [ThreadCpu(100 + i, 7, cpu, 0.0) for i, (_, cpu) in enumerate(per_thread)]
+    r.cpu = _load(cores=8, peak_threads=len(rows), busy_processes=1, threads=rows)
+    r.cpu.cpu_s = sum(x.cpu_s for x in rows)
+
+
+def test_threads_in_python_that_share_one_core_are_gil_bound():
+    r = _report()
+    _threads(r, [(9.0, 2.6), (9.0, 2.4), (8.0, 2.5), (8.0, 2.5), (0.5, 0.5)])
+    (f,) = diagnose(r)
+    assert (f.kind, f.severity) == ("gil-bound", "high")
+    assert "4 threads (w0, w1, w2, w3) were in Python for 34.00 s" in f.message
+    assert "on a core for 10.00 s" in f.message and "ProcessPoolExecutor" in f.advice
+    # The same threads each on a core of its own (NumPy let go of the GIL): no finding.
+    _threads(r, [(9.0, 8.8), (9.0, 8.7), (8.0, 7.9), (8.0, 7.9)])
+    assert _kinds(r) == []
+    # Each thread's work done by BLAS helper threads of the same process: not a GIL matter.
+    _threads(r, [(9.0, 2.0), (9.0, 2.0), (0.1, 7.0), (0.1, 7.0)])
+    assert _kinds(r) == []
+    # One busy thread waiting on I/O in C: not a GIL matter.
+    _threads(r, [(9.0, 1.0), (0.5, 0.5)])
+    assert _kinds(r) == []
