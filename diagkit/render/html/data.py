@@ -80,6 +80,9 @@ def _flame(tree: FlameTree | None) -> tuple[dict[str, Any] | None, str]:
     return {
         "total": tree.total,
         "pruned_below": tree.pruned_below,
+        # Microseconds for a time-weighted run; without it the page would read them as
+        # intervals of the rate and print 0.4 s of stacks as 27 minutes.
+        "per_second": tree.per_second,
         "funcs": [[f.name, f.file, f.line, f.kind] for f in tree.functions],
         "func": tree.func,
         "value": tree.value,
