@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from itertools import pairwise
 
+from diagkit.collectors.compile_fold import UNRECORDED
 from diagkit.diagnose.cpu_findings import gil_bound, oversubscribed
 from diagkit.model.findings import Evidence, Finding
 from diagkit.model.kinds import Severity
@@ -57,15 +58,17 @@ def diagnose(report: Report) -> list[Finding]:
 
 def numba_compile(r: Report) -> Finding | None:
     jit, wall = r.jit, r.outcome.wall_s
-    if not jit.available or wall < MIN_WALL_S or not jit.functions:
+    if not jit.available or wall < MIN_WALL_S:
         return None
+    if not jit.functions:
+        return cache_loads(r)
     # Compiles on several threads overlap: the run's time at stake is the time during which
     # any compile ran, not their sum.
     covered = _union_s([(c.start_t, c.start_t + c.inclusive_s) for c in jit.compiles])
     covered = covered or jit.total_compile_s
     share = covered / wall
     if share < COMPILE_SHARE:
-        return None
+        return cache_loads(r)
     top = max(jit.functions, key=lambda f: f.compile_s)
     hits = sum(f.cache_hits for f in jit.functions)
     compiles = sum(f.compiles for f in jit.functions)
@@ -101,6 +104,41 @@ def numba_compile(r: Report) -> Finding | None:
             Evidence("share of the wall time", round(share, 4), "share"),
             Evidence("functions compiled", len(jit.functions), "count"),
             Evidence("compiles", compiles, "count"),
+            Evidence("cache hits", hits, "count"),
+        ],
+    )
+
+
+def cache_loads(r: Report) -> Finding | None:
+    """Time inside Numba's dispatcher where no compile was heard: loads from its cache."""
+    wall = r.outcome.wall_s
+    rows = [f for f in r.time.functions if f.name == UNRECORDED]
+    if not r.time.available or not rows or wall < MIN_WALL_S:
+        return None
+    row = rows[0]
+    # The row's seconds are summed over threads; the run's own at stake is at most its wall.
+    seconds = min(row.total_s, wall)
+    if seconds / wall < COMPILE_SHARE:
+        return None
+    hits = sum(f.cache_hits for f in r.jit.functions)
+    return Finding(
+        kind="numba-compile",
+        severity="medium",
+        message=(
+            f"Numba's dispatcher held {row.total_share:.0%} of the sampled work "
+            f"({fmt_s(row.total_s)}) with no compile heard: loading functions from its "
+            f"cache{f' ({hits} cache hits)' if hits else ''}"
+        ),
+        advice=(
+            "a load from the cache is paid once per process and function signature: keep "
+            "one process for many fits (a loop, a pool started once) rather than one per fit, "
+            "and fewer signatures; NUMBA_DEBUG_CACHE=1 prints each load"
+        ),
+        where=UNRECORDED,
+        at_stake_s=seconds,
+        evidence=[
+            Evidence("sampled seconds in the dispatcher", round(row.total_s, 4), "s"),
+            Evidence("share of the sampled work", round(row.total_share, 4), "share"),
             Evidence("cache hits", hits, "count"),
         ],
     )

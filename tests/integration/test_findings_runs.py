@@ -120,7 +120,16 @@ def test_a_parallel_kernel_for_two_signatures_then_from_its_cache(tmp_path, scri
     assert again.returncode == 0, again.stderr
     (fn,) = [f for f in again.report.jit.functions if f.function == "__main__:pkernel"]
     assert fn.cache_hits == 2 and fn.compile_s < 0.5 * sum(r.total_s for r in rows)
-    assert "numba-compile" not in [f.kind for f in again.report.findings]
+    # What it still costs is named as a load, not as compiling, where it is worth naming.
+    found = [f for f in again.report.findings if f.kind == "numba-compile"]
+    t2, wall = again.report.time, again.report.outcome.wall_s
+    row = next((f for f in t2.functions if f.name == "[numba compile or cache load]"), None)
+    if row is not None and min(row.total_s, wall) >= 0.15 * wall:
+        (load,) = found
+        assert load.where == row.name and "(2 cache hits)" in load.message
+        assert load.evidence[0].value == pytest.approx(row.total_s, abs=1e-3)
+    else:
+        assert found == []
 
 
 IMPORTS = """
