@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from diagkit import __version__
+from diagkit._version import __version__
 from diagkit.errors import DiagError, ExitCode
 
 

@@ -44,7 +44,10 @@ def cpu_load(
         per_pid[t.pid] += t.cpu_ns / 1e9
     top = max(per_pid.values())
     rows = sorted(
-        (ThreadCpu(tid, t.pid, t.cpu_ns / 1e9, t.wait_ns / 1e9) for tid, t in threads.items()),
+        (
+            ThreadCpu(tid, t.pid, t.cpu_ns / 1e9, t.wait_ns / 1e9, t.runs)
+            for tid, t in threads.items()
+        ),
         key=lambda r: -r.cpu_s,
     )
     return CpuLoadSection(

@@ -20,6 +20,8 @@ from diagkit._paths import TARGET_DIR, is_own_file, is_target_file
 
 _PROCESS_FRAME = re.compile(r"process \d+:")
 BOOTSTRAP_FILE = os.path.join(TARGET_DIR, "bootstrap.py")
+# A process profiling itself (``diagkit.profile``) runs diag's start and stop of the window.
+SELF_PROFILE_FILE = os.path.join(os.path.dirname(TARGET_DIR), "inside", "self_profile.py")
 
 
 def is_bootstrap(file: str) -> bool:
@@ -68,6 +70,8 @@ def program_start(frames: Sequence[tuple[str, str]]) -> int | None:
         i += 1
     if booted:
         return None  # the bootstrap before or after the program: starting, or flushing at exit
+    if any(file == SELF_PROFILE_FILE for _, file in frames[i:]):
+        return None  # a process profiling itself, in diag's start or stop of the window
     if i < len(frames) and is_diagkit(frames[i][1]):
         return None  # an in-process collector's own work (its atexit flush)
     # ``python -m`` without diag: runpy's frames are the interpreter's, not the program's.

@@ -56,11 +56,16 @@ def _children(pid: int, tasks: list[str]) -> list[int]:
     return kids
 
 
-def _descendants(pid: int, tasks: list[str]) -> list[tuple[int, list[str]]]:
-    """Every descendant of ``pid`` (whose threads are ``tasks``) with its threads."""
+def _descendants(
+    pid: int, tasks: list[str], skip: frozenset[int] = frozenset()
+) -> list[tuple[int, list[str]]]:
+    """Every descendant of ``pid`` (whose threads are ``tasks``) with its threads, less the
+    processes in ``skip`` and theirs."""
     out, todo = [], _children(pid, tasks)
     while todo:
         kid = todo.pop()
+        if kid in skip:
+            continue
         kid_tasks = _tasks(kid)
         out.append((kid, kid_tasks))
         todo.extend(_children(kid, kid_tasks))
@@ -75,10 +80,13 @@ class RssSampler:
         interval: float = 0.02,
         threads: ThreadEnds | None = None,
         run_queue: RunQueue | None = None,
+        skip: frozenset[int] = frozenset(),
     ) -> None:
         self.pid = pid
         self.threads = threads  # told which threads each read found alive
         self.run_queue = run_queue  # reads every thread's CPU and run-queue wait, less often
+        # diag itself where the target is its parent (a process that profiles itself)
+        self.skip = skip
         self.t0_ns = t0_ns
         self.interval = interval
         self.points: list[RssPoint] = []
@@ -98,7 +106,7 @@ class RssSampler:
         # Runs every interval on a machine whose cores the target is using: /proc is read
         # directly (psutil's recursive children() scans every process, ~1.4 ms a call).
         tasks = _tasks(self.pid)
-        groups = [(self.pid, tasks), *_descendants(self.pid, tasks)]
+        groups = [(self.pid, tasks), *_descendants(self.pid, tasks, self.skip)]
         descendants = [pid for pid, _ in groups[1:]]
         every = [t for _, ts in groups for t in ts]
         if self.threads is not None:
@@ -132,8 +140,11 @@ class RssSampler:
         if self.threads is not None:
             # The loop may have last looked before the target ended: one more look sees it gone.
             tasks = _tasks(self.pid)
-            groups = [(self.pid, tasks), *_descendants(self.pid, tasks)]
+            groups = [(self.pid, tasks), *_descendants(self.pid, tasks, self.skip)]
             self.threads.saw((int(t) for _, ts in groups for t in ts), time.monotonic())
+        if self.run_queue is not None:  # the window's end: a short one has a span to judge by
+            tasks = _tasks(self.pid)
+            self.run_queue.read([(self.pid, tasks), *_descendants(self.pid, tasks, self.skip)])
 
     def section(self, maxrss_at_exit: int = 0) -> MemorySection:
         pts = self.points

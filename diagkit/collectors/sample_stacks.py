@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sysconfig
 from collections.abc import Callable
 from typing import Any
@@ -74,9 +75,12 @@ def sample_slots(profile: dict[str, Any]) -> list[int]:
     return slots if len(slots) == len(samples) else [1] * len(samples)
 
 
-def work_samples(speedscope: dict[str, Any]) -> dict[str, Any]:
-    """The samples without those of threads that were waiting (``idle_frames``): what the
-    time tables count without ``--idle``, for the flame graph and --deep's choice too."""
+def work_samples(
+    speedscope: dict[str, Any], blocked: frozenset[int] = frozenset()
+) -> dict[str, Any]:
+    """The samples without those of threads that were waiting (``idle_frames``, and every
+    sample of the ``blocked`` threads' native ids): what the time tables count without
+    ``--idle``, for the flame graph and --deep's choice too."""
     frames = speedscope.get("shared", {}).get("frames", [])
     waiting: dict[tuple[int, ...], bool] = {}
 
@@ -89,6 +93,9 @@ def work_samples(speedscope: dict[str, Any]) -> dict[str, Any]:
 
     profiles = []
     for prof in speedscope.get("profiles", []):
+        if native_tid(prof.get("name", "")) in blocked:
+            profiles.append({**prof, "samples": [], "weights": [], "slots": []})
+            continue
         rows = zip(
             prof.get("samples", []), weighted_samples(prof, 1), sample_slots(prof), strict=True
         )
@@ -137,3 +144,12 @@ def rewrite_stacks(doc: dict[str, Any], file: str, rewrite: Rewrite) -> dict[str
     if not changed:
         return doc
     return {**doc, "shared": {**doc["shared"], "frames": out_frames}, "profiles": profiles}
+
+
+_TID = re.compile(r"Thread (\d+)\b")
+
+
+def native_tid(profile_name: str) -> int:
+    """py-spy names a thread ``Thread NATIVE_TID "NAME"`` (with --threads; else a 0x pthread id)."""
+    m = _TID.search(profile_name)
+    return int(m.group(1)) if m else 0

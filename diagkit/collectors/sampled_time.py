@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import linecache
-import re
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from diagkit.collectors.hot_source import source_listings
 from diagkit.collectors.idle_frames import is_waiting
 from diagkit.collectors.sample_stacks import (
     is_library_file,
+    native_tid,
     program_frames,
     sample_slots,
     weighted_samples,
@@ -36,14 +36,21 @@ WAIT_LINES = 5
 
 
 def time_section(
-    speedscope: dict[str, Any], *, rate: int, sampled_s: float, source: str, idle: bool = True
+    speedscope: dict[str, Any],
+    *,
+    rate: int,
+    sampled_s: float,
+    source: str,
+    idle: bool = True,
+    blocked: frozenset[int] = frozenset(),
 ) -> TimeSection:
     """Counts say how many samples were taken (a time-weighted sample counts for the
     intervals it covers); seconds and shares come from their weights.
 
     ``idle=False``: samples of a thread that was waiting (``idle_frames``) are dropped,
     as py-spy meant to. Every share is of the samples kept, threads' shares included,
-    so none can pass 100%."""
+    so none can pass 100%. ``blocked``: native ids of threads the kernel kept off the cores
+    the whole time (``run_queue.blocked_threads``): all their samples are waits."""
     frames: list[dict[str, Any]] = speedscope["shared"]["frames"]
     profiles: list[dict[str, Any]] = speedscope.get("profiles", [])
     own: Counter[tuple[str, str]] = Counter()
@@ -59,13 +66,14 @@ def time_section(
     n, weight, waits = 0, 0.0, 0
     waited = _Waits()
     for prof in profiles:
+        off_core = native_tid(prof.get("name", "")) in blocked
         kept, kept_w = 0, 0.0
         counted = zip(weighted_samples(prof, rate), sample_slots(prof), strict=True)
         for (stack, w), c in counted:  # root first, leaf last
             frs = program_frames([frames[i] for i in stack])
             if not frs:
                 continue
-            waiting = is_waiting(frs, is_library_file)
+            waiting = off_core or is_waiting(frs, is_library_file)
             waited.add(prof.get("name", "?"), frs, w, c, waiting)
             if waiting and not idle:
                 waits += c
@@ -110,7 +118,7 @@ def time_section(
         )
         return sec
     sec.threads = [
-        ThreadTime(name, c, w / weight, seconds=w, tid=_native_tid(name)) for name, c, w in threads
+        ThreadTime(name, c, w / weight, seconds=w, tid=native_tid(name)) for name, c, w in threads
     ]
     main = max((w for _, _, w in threads), default=0.0)
     sec.active_s = min(main, sampled_s) if sampled_s else main
@@ -223,8 +231,10 @@ def section_from_sampler(
     how: str = "",
     nonblocking: bool = False,
     compiles: list[JitCompile] | None = None,
+    blocked: frozenset[int] = frozenset(),
 ) -> TimeSection:
-    """The time section of a finished py-spy record run (``how`` is added to its source line)."""
+    """The time section of a finished py-spy record run (``how`` is added to its source line;
+    ``blocked``: threads whose samples are all waits, see ``time_section``)."""
     if not sampled.ok or sampled.speedscope is None:
         return TimeSection(available=False, unavailable_reason=sampled.reason)
     with open(sampled.speedscope) as fh:
@@ -250,11 +260,11 @@ def section_from_sampler(
         source = f"py-spy {version} record, {rates}, {mode}blocking{how}"
     # Imports and Numba compiles as what they are (the file on disk keeps the raw stacks).
     tables = fold_for_tables(import_fold.fold_for_tables(data), compiles or [])
-    sec = time_section(tables, rate=rate, sampled_s=wall, source=source, idle=idle)
+    sec = time_section(tables, rate=rate, sampled_s=wall, source=source, idle=idle, blocked=blocked)
     _name_main_thread(sec, sampled.pid)
     # The samples the tables count: without --idle, not those of threads waiting. Taken out
     # once, before the folds, which leave the frames a wait is told by as they were.
-    kept = data if idle else work_samples(data)
+    kept = data if idle else work_samples(data, blocked)
     tree = flame_tree(fold_for_flame(import_fold.fold_for_flame(kept), compiles or []))
     if sec.available:
         sec.imports = import_fold.imports_section(kept, rate)
@@ -297,12 +307,3 @@ def unsampled_children_note(report: Report) -> str | None:
         f"{sampled:.1f} s of it sampled in its own process; --subprocesses samples the "
         "children too"
     )
-
-
-_TID = re.compile(r"Thread (\d+)\b")
-
-
-def _native_tid(profile_name: str) -> int:
-    """py-spy names a thread ``Thread NATIVE_TID "NAME"`` (with --threads; else a 0x pthread id)."""
-    m = _TID.search(profile_name)
-    return int(m.group(1)) if m else 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from diagkit.collectors.compile_fold import COMPILE_FILE
 from diagkit.model.cpu import CpuLoadSection
 from diagkit.model.findings import Evidence, Finding
 from diagkit.model.report import Report, ThreadTime
@@ -19,6 +20,11 @@ WAIT_SHARE = 0.10  # of the wall time, that waiting at least
 GIL_BUSY_SHARE = 0.20  # of the wall time a thread spends in Python to count as busy
 GIL_ON_CORE = 0.65  # of their Python time the busy threads ran at most: the rest they queued
 GIL_CORES = 1.3  # between them they used about one core, the GIL's signature
+# A thread taking turns at the GIL is put on a core every switch interval (5 ms) it gets
+# the GIL; one blocked in a C call the samples cannot tell from Python (a pipe's read)
+# is not put on one at all.
+GIL_RUNS_PER_S = 20
+COMPILE_PART = 0.25  # of the busy threads' Python time inside Numba's compiler
 _SETTINGS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
@@ -79,6 +85,11 @@ def gil_bound(r: Report) -> Finding | None:
     process_cpu_s = sum(x.cpu_s for x in c.threads if x.pid == pid)
     if cpu_s > GIL_ON_CORE * python_s or process_cpu_s > GIL_CORES * wall:
         return None
+    # Numba compiles and cache loads take turns at its compiler lock, not the GIL's: the
+    # compile finding speaks for that time, and processes would not help it.
+    compiling = sum(f.total_s for f in t.functions if f.file == COMPILE_FILE)
+    if compiling >= COMPILE_PART * python_s:
+        return None
     names = ", ".join(_name(th) for th in busy[:4]) + (", ..." if len(busy) > 4 else "")
     return Finding(
         kind="gil-bound",
@@ -105,11 +116,15 @@ def gil_bound(r: Report) -> Finding | None:
 
 def _busy_threads(c: CpuLoadSection, threads: list[ThreadTime], wall: float) -> list[ThreadTime]:
     """The busy threads of the one process (the GIL is per process) with the most of them."""
-    pid_of = {x.tid: x.pid for x in c.threads}
+    rows = {x.tid: x for x in c.threads}
     by_pid: dict[int, list[ThreadTime]] = defaultdict(list)
     for th in threads:
-        if th.tid in pid_of and th.seconds >= GIL_BUSY_SHARE * wall:
-            by_pid[pid_of[th.tid]].append(th)
+        row = rows.get(th.tid)
+        if row is None or th.seconds < GIL_BUSY_SHARE * wall:
+            continue
+        if row.runs < GIL_RUNS_PER_S * th.seconds:
+            continue  # in Python by its stack, but off the cores: blocked, not queued
+        by_pid[row.pid].append(th)
     if not by_pid:
         return []
     most = max(by_pid.values(), key=lambda ths: sum(th.seconds for th in ths))

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from diagkit import __version__
+from diagkit._version import __version__
 from diagkit.errors import DiagError
 from diagkit.gpu.nsys import run as nsys_run
 from diagkit.gpu.nsys import sqlite as nsys_sqlite

@@ -13,6 +13,7 @@ class ThreadCpu:
     pid: int
     cpu_s: float
     run_wait_s: float
+    runs: int = 0  # times the kernel put it on a core
 
 
 @dataclass

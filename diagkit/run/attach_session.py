@@ -92,11 +92,19 @@ def run_attached(
         opts.ready.touch()
     hwm_before = _hwm(opts.pid)
     run_queue = RunQueue(from_zero=False)
-    rss = RssSampler(opts.pid, t0, threads=sampler.thread_ends, run_queue=run_queue)
+    rss = RssSampler(
+        opts.pid,
+        t0,
+        threads=sampler.thread_ends,
+        run_queue=run_queue,
+        skip=frozenset({os.getpid()}),  # diag and its py-spy, where the process is diag's parent
+    )
     rss.start()
     cpu0 = _cpu(proc) or (0.0, 0.0)
     end = _watch(proc, opts.duration, on_tick, rss, cpu0, stops)
     wall = (time.monotonic_ns() - t0) / 1e9
+    if end.why != "exited":  # a window shorter than a tick has no reading of its own yet
+        end.cpu = _cpu(proc) or end.cpu
     rss.stop()
     sampled = sampler.stop_now()
     report = header.report(
@@ -118,7 +126,7 @@ def run_attached(
         report.notes.extend(inproc.notes)
     report.memory = _memory(rss, hwm_before)
     report.cpu = cpu_load(run_queue, rss, cores_available(opts.pid), _environ(proc))
-    report.time = _time(opts, sampled, wall, report.jit.compiles)
+    report.time = _time(opts, sampled, wall, report.jit.compiles, run_queue.blocked(wall))
     if report.time.available:
         report.files["speedscope"] = SPEEDSCOPE
     if not inside:
@@ -204,10 +212,14 @@ def _memory(rss: RssSampler, hwm_before: int) -> MemorySection:
 
 
 def _time(
-    opts: AttachOptions, sampled: SamplerResult, wall: float, compiles: list[JitCompile]
+    opts: AttachOptions,
+    sampled: SamplerResult,
+    wall: float,
+    compiles: list[JitCompile],
+    blocked: frozenset[int],
 ) -> TimeSection:
     how = ", from inside" if opts.events is not None else ", attached by pid"
-    return opts.sampling.time_section(sampled, wall, how=how, compiles=compiles)
+    return opts.sampling.time_section(sampled, wall, how=how, compiles=compiles, blocked=blocked)
 
 
 def _environment(proc: psutil.Process, target: Target) -> EnvironmentSection:

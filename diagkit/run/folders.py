@@ -52,19 +52,19 @@ def default_out_dir(stem: str) -> Path:
     raise AssertionError("unreachable")
 
 
-def prepare_out_dir(path: Path) -> Path:
+def prepare_out_dir(path: Path, name: str = "--out ") -> Path:
     """Create the folder, hold it against a second diag, and prove it is writable now,
     not after a long run."""
     try:
         if path.exists() and not path.is_dir():
-            raise DiagError(f"--out {path}: exists and is not a directory")
+            raise DiagError(f"{name}{path}: exists and is not a directory")
         _make(path)
         _hold(path)
         probe = path / ".diag-write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise DiagError(f"--out {path}: cannot write there ({why(exc)})") from None
+        raise DiagError(f"{name}{path}: cannot write there ({why(exc)})") from None
     return path
 
 

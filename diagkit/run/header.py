@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from diagkit import __version__
+from diagkit._version import __version__
 from diagkit.model.report import SCHEMA_VERSION, Outcome, Report, Target
 
 if TYPE_CHECKING:

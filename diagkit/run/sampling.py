@@ -105,6 +105,7 @@ class SamplingOptions:
         wall: float,
         how: str = "",
         compiles: list[JitCompile] | None = None,
+        blocked: frozenset[int] = frozenset(),
     ) -> TimeSection:
         """The time section of the finished sampler (``how`` is added to its source line;
         ``compiles``: Numba's, whose samples it shows as the compile they are part of)."""
@@ -119,6 +120,7 @@ class SamplingOptions:
             nonblocking=self.nonblocking,
             how=how,
             compiles=compiles or [],
+            blocked=blocked,
         )
 
 

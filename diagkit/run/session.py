@@ -145,7 +145,8 @@ def _run(
     report.cpu = cpu_load(
         run_queue, rss, cores_available(), {**os.environ, **opts.extra_env}, child.switches
     )
-    report.time = _time(opts, sampler_problem, sampled, report.outcome.wall_s, inproc.jit)
+    wall = report.outcome.wall_s
+    report.time = _time(opts, sampler_problem, sampled, wall, inproc.jit, run_queue.blocked(wall))
     if sampled is not None and sampled.speedscope is not None:
         problem = _keep(sampled.speedscope, opts.out_dir / SPEEDSCOPE)
         if problem is None:
@@ -262,7 +263,8 @@ def _time(
     sampled: SamplerResult | None,
     wall: float,
     jit: JitSection,
+    blocked: frozenset[int],
 ) -> TimeSection:
     if problem is not None or sampled is None:
         return TimeSection(available=False, unavailable_reason=problem or "py-spy did not run")
-    return opts.sampling.time_section(sampled, wall, compiles=jit.compiles)
+    return opts.sampling.time_section(sampled, wall, compiles=jit.compiles, blocked=blocked)

@@ -23,6 +23,13 @@ def after_import(name: str, callback: Any) -> None:
     sys.meta_path.insert(0, _AfterImport(name, callback))
 
 
+def forget_after_import(callback: Any) -> None:
+    """Take back ``after_import``'s finders for ``callback`` that have not fired yet."""
+    sys.meta_path[:] = [
+        f for f in sys.meta_path if not (isinstance(f, _AfterImport) and f.callback == callback)
+    ]
+
+
 class _AfterImport(importlib.abc.MetaPathFinder):
     """Runs ``callback`` (which must not raise) right after the module ``name`` is imported."""
 

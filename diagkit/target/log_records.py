@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from diagkit.target.after_import import after_import
+from diagkit.target.after_import import after_import, forget_after_import
 from diagkit.target.channel import Channel
 from diagkit.target.event_kinds import EventKind
 
@@ -85,6 +85,7 @@ class LogRecorder:
             )
 
     def finish(self) -> None:
+        forget_after_import(self._wrap)
         logging = sys.modules.get("logging")
         # Records logged at exit still reach the handlers, unwrapped; a wrapper the program
         # put over diag's since stays where it is.

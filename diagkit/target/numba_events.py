@@ -7,6 +7,7 @@ registers the listener right after numba's ``__init__`` has run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -14,7 +15,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from diagkit.target.after_import import after_import
+from diagkit.target.after_import import after_import, forget_after_import
 from diagkit.target.channel import Channel
 from diagkit.target.event_kinds import EventKind
 
@@ -24,6 +25,7 @@ class NumbaWatcher:
         self._channel = channel
         self._local = threading.local()
         self.dispatchers: dict[int, Any] = {}
+        self._listener: Any = None
 
     def install(self) -> None:
         if "numba" in sys.modules:  # imported by a sitecustomize or .pth: hook in at once
@@ -56,7 +58,8 @@ class NumbaWatcher:
                     watcher._channel.collector_failed("numba", exc)
 
         try:
-            event.register("numba:compile", Listener())
+            self._listener = Listener()
+            event.register("numba:compile", self._listener)
             self._channel.emit(
                 EventKind.JIT_READY, version=getattr(sys.modules["numba"], "__version__", "")
             )
@@ -64,6 +67,16 @@ class NumbaWatcher:
             self._channel.emit(
                 EventKind.JIT_UNAVAILABLE, reason=f"numba.core.event unusable: {exc}"
             )
+
+    def uninstall(self) -> None:
+        """Leave numba as it was (a process that profiles itself goes on running)."""
+        forget_after_import(self._register)
+        listener, self._listener = self._listener, None
+        if listener is not None and "numba" in sys.modules:
+            with contextlib.suppress(Exception):  # the program unregistered it itself
+                from numba.core import event
+
+                event.unregister("numba:compile", listener)
 
     def _on_start(self) -> None:
         stack = self._local.__dict__.setdefault("stack", [])

@@ -29,6 +29,7 @@ class WarningCounter:
         self._counts: dict[tuple[str, str, str, int], list[Any]] = {}
         self._shown: set[tuple[Any, ...]] = set()
         self._orig_showwarnmsg = warnings._showwarnmsg  # type: ignore[attr-defined]
+        self._added: list[tuple[Any, ...]] = []  # filters put in at CAP
 
     def install(self) -> None:
         warnings.filters.insert(0, _OURS)  # type: ignore[attr-defined]  # a list at run time
@@ -76,6 +77,7 @@ class WarningCounter:
                 category=category,
                 lineno=msg.lineno,
             )
+            self._added.append(warnings.filters[0])  # type: ignore[attr-defined]
 
     @staticmethod
     def _original_action(text: str, category: type, filename: str, lineno: int) -> str:
@@ -92,6 +94,16 @@ class WarningCounter:
             ):
                 return action
         return warnings.defaultaction  # type: ignore[attr-defined]  # not in the stubs
+
+    def uninstall(self) -> None:
+        """Put the filters and the printer back (a process that profiles itself goes on)."""
+        ours = [_OURS, *self._added]
+        warnings.filters[:] = [  # type: ignore[attr-defined,index]
+            f for f in warnings.filters if not any(f is o or f == o for o in ours)
+        ]
+        warnings._filters_mutated()  # type: ignore[attr-defined]
+        if warnings._showwarnmsg == self._on_warning:  # type: ignore[attr-defined]
+            warnings._showwarnmsg = self._orig_showwarnmsg  # type: ignore[attr-defined]
 
     def finish(self) -> None:
         self._channel.emit(

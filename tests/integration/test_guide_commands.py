@@ -38,8 +38,9 @@ SKIPPED = {
 # about: the stand-in process never ends, and a 30 s attach says nothing a 1 s one does not.
 SUBSTITUTED = {"--duration 30": "--duration 1"}
 
-# Commands the guide says may end non-zero: --fail-above exits 1 when a change exceeds it.
-MAY_FAIL = {"--fail-above": {0, 1}}
+# Commands the guide says may end non-zero: --fail-above (and a session compared with
+# --diag-compare) exits 1 when a change exceeds it.
+MAY_FAIL = {"--fail-above": {0, 1}, "--diag-compare": {0, 1}}
 
 STANDINS = {
     "mymod.py": """

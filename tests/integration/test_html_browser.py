@@ -6,6 +6,7 @@ installs Debian's ``chromium`` when it runs as root with apt-get).
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -89,6 +90,13 @@ def test_the_page_draws_without_errors_and_runs_nothing_from_the_program(browser
     assert flame["width"] > 600 and flame["height"] >= 3 * 18
     inked, colours = colour_stats(browser.screenshot(flame, scale=0.25))
     assert inked > 0.5 * flame["width"] * 18 * 0.25 * 0.25 and colours >= 4
+    # The caption's time is the tree's: microseconds of a time-weighted run, as seconds.
+    caption = browser.eval("document.getElementById('flame').innerText")
+    m = re.search(r"([\d.]+) (ms|s) of the program's own stacks", caption)
+    assert m, caption[:200]
+    shown = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+    tree = hostile_page.report.time.flame
+    assert shown == pytest.approx(tree.total / tree.per_second, rel=0.01)
     plot = browser.rect("#memory-plot")
     inked, colours = colour_stats(browser.screenshot(plot, scale=0.25))
     assert inked > 200 and colours >= 4
@@ -179,3 +187,20 @@ def test_the_findings_lead_the_summary_and_log_records_sit_on_the_timeline(brows
         "[...document.querySelectorAll('#log-lane .log-tick title')].map(t => t.textContent)"
     )
     assert len(ticks) == 2 and "WARNING est: a group had no variance" in ticks[1]
+
+
+def test_the_notebook_iframe_draws_the_whole_page_inside_it(browser, hostile_page, tmp_path):
+    """What ``%%diag`` displays in a notebook, in a page of its own as the notebook holds it."""
+    pytest.importorskip("IPython")
+    from diagkit.inside.magics import iframe
+
+    page = (hostile_page.out_dir / "report.html").read_text(encoding="utf-8")
+    host = tmp_path / "notebook.html"
+    host.write_text(f"<!DOCTYPE html><html><body><p>Out:</p>{iframe(page)}</body></html>")
+    browser.open(host, ready="document.readyState === 'complete' && 1")
+    time.sleep(1.0)  # the framed page draws its flame graph after its own load
+    assert browser.problems() == []  # the framed page's scripts ran without an error
+    frame = browser.rect("iframe")
+    assert frame["height"] >= 700 and frame["width"] > 600
+    inked, colours = colour_stats(browser.screenshot(frame, scale=0.25))
+    assert inked > 0.2 * frame["width"] * frame["height"] * 0.25 * 0.25 / 10 and colours >= 6

@@ -228,29 +228,53 @@ def test_one_busy_process_on_many_cores_is_told_to_use_them_all():
     assert f.severity == "medium" and "OMP_NUM_THREADS=16" in f.advice
 
 
-def _threads(r: Report, per_thread: list[tuple[float, float]]) -> None:
+def _threads(r: Report, per_thread: list[tuple[float, float, int]]) -> None:
     r.time.threads = [
         ThreadTime(f'Thread {100 + i} "w{i}"', 0, 0.0, seconds=py, tid=100 + i)
-        for i, (py, _) in enumerate(per_thread)
+        for i, (py, _, _) in enumerate(per_thread)
     ]
-    rows = [ThreadCpu(100 + i, 7, cpu, 0.0) for i, (_, cpu) in enumerate(per_thread)]
+    rows = [ThreadCpu(100 + i, 7, cpu, 0.0, runs) for i, (_, cpu, runs) in enumerate(per_thread)]
     r.cpu = _load(cores=8, peak_threads=len(rows), busy_processes=1, threads=rows)
     r.cpu.cpu_s = sum(x.cpu_s for x in rows)
 
 
 def test_threads_in_python_that_share_one_core_are_gil_bound():
     r = _report()
-    _threads(r, [(9.0, 2.6), (9.0, 2.4), (8.0, 2.5), (8.0, 2.5), (0.5, 0.5)])
+    _threads(r, [(9.0, 2.6, 900), (9.0, 2.4, 900), (8.0, 2.5, 800), (8.0, 2.5, 800), (0.5, 0.5, 9)])
     (f,) = diagnose(r)
     assert (f.kind, f.severity) == ("gil-bound", "high")
     assert "4 threads (w0, w1, w2, w3) were in Python for 34.00 s" in f.message
     assert "on a core for 10.00 s" in f.message and "ProcessPoolExecutor" in f.advice
+    # The same turns taken inside Numba's compiler (its lock): the compile finding's matter.
+    r.time.functions = [
+        FunctionTime("[numba compile] m:f", "<numba compile>", 0, 0, 0, 0.0, 12.0, 0.0, 0.35)
+    ]
+    assert "gil-bound" not in _kinds(r)
+    r.time.functions = []
     # The same threads each on a core of its own (NumPy let go of the GIL): no finding.
-    _threads(r, [(9.0, 8.8), (9.0, 8.7), (8.0, 7.9), (8.0, 7.9)])
+    _threads(r, [(9.0, 8.8, 50), (9.0, 8.7, 50), (8.0, 7.9, 50), (8.0, 7.9, 50)])
     assert _kinds(r) == []
     # Each thread's work done by BLAS helper threads of the same process: not a GIL matter.
-    _threads(r, [(9.0, 2.0), (9.0, 2.0), (0.1, 7.0), (0.1, 7.0)])
+    _threads(r, [(9.0, 2.0, 900), (9.0, 2.0, 900), (0.1, 7.0, 900), (0.1, 7.0, 900)])
+    assert _kinds(r) == []
+    # Threads blocked in C calls the samples take for Python (a pipe's read): never on a core.
+    _threads(r, [(9.0, 0.0, 2), (9.0, 0.0, 1), (8.0, 0.0, 3)])
     assert _kinds(r) == []
     # One busy thread waiting on I/O in C: not a GIL matter.
-    _threads(r, [(9.0, 1.0), (0.5, 0.5)])
+    _threads(r, [(9.0, 1.0, 900), (0.5, 0.5, 9)])
+    assert _kinds(r) == []
+
+
+def test_time_in_numbas_dispatcher_with_no_compile_heard_is_named_a_cache_load():
+    r = _report()
+    r.jit.functions = []
+    r.time.functions = [
+        FunctionTime(
+            "[numba compile or cache load]", "<numba compile>", 0, 0, 0, 3.0, 3.0, 0.3, 0.3
+        )
+    ]
+    (f,) = diagnose(r)
+    assert (f.kind, f.where) == ("numba-compile", "[numba compile or cache load]")
+    assert "30% of the sampled work" in f.message and "once per process" in f.advice
+    r.time.functions[0].total_s = 1.0  # 10% of the run: not worth a finding
     assert _kinds(r) == []

@@ -28,8 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # the in-process GPU collector share the raw GPU records of gpu/summary/), and the cycle
 # test keeps that from going round in circles.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    # L0: CLI glue only (click): options in, a session called, its result shown.
-    ("diagkit/cli.py", "diagkit/commands/"),
+    # L0: the ways in: CLI glue (click: options in, a session called, its result shown), the
+    # package root's public API, and the process that profiles itself (diagkit.profile, the
+    # pytest plugin, the IPython magics).
+    ("diagkit/cli.py", "diagkit/commands/", "diagkit/__init__.py", "diagkit/inside/"),
     # L1: sessions: launch and attach, watch, endings, folders, finish; the deep and GPU runs.
     ("diagkit/run/", "diagkit/gpu/session.py"),
     # L2: what a session orchestrates: --deep's targets and results, dump rounds, diffs, GPU plans,
@@ -55,7 +57,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "diagkit/_paths.py",
         "diagkit/errors.py",
         "diagkit/api.py",
-        "diagkit/__init__.py",
+        "diagkit/_version.py",
         "diagkit/gpu/__init__.py",
     ),
 )
