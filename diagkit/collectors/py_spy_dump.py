@@ -79,6 +79,11 @@ def py_spy_dump(
     return sec
 
 
+def parse_dump_json(text: str) -> list[ThreadStack]:
+    """The threads of one ``py-spy dump --json`` taken elsewhere (by a Dask Nanny, say)."""
+    return [_thread(t) for t in json.loads(text)]
+
+
 def _failed(
     sec: StacksSection, failure: DiagError, failures: list[DiagError] | None
 ) -> StacksSection:
@@ -183,7 +188,9 @@ def _thread(t: dict[str, Any]) -> ThreadStack:
             function=f.get("name", "?"),
             file=f.get("filename") or "",
             line=int(f.get("line") or 0),
-            native=not (f.get("filename") or "").endswith(".py"),
+            # "<frozen ...>", "<string>", Dask's "<dynamic-code>": Python code without a file.
+            native=not (f.get("filename") or "").endswith(".py")
+            and not (f.get("filename") or "").startswith("<"),
             locals={lv["name"]: _truncate(lv.get("repr") or "") for lv in (f.get("locals") or [])},
         )
         for f in t.get("frames", [])

@@ -51,6 +51,21 @@ if TYPE_CHECKING:
     metavar="SECONDS",
     help="Time between dumps (with --repeat).",
 )
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    help="Dump every worker of the Dask cluster whose scheduler is at ADDRESS "
+    "(tcp://host:8786): stacks from each worker's Nanny, tasks, memory, heartbeats.",
+)
+@click.option(
+    "--timeout",
+    type=seconds(),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --dask: how long to wait for the scheduler to answer.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def dump(
     pid: int | None,
@@ -60,11 +75,20 @@ def dump(
     children: bool,
     repeat: int,
     interval: float,
+    dask_address: str | None,
+    timeout: float,
     as_json: bool,
 ) -> int:
     """Print every thread's Python stack of a running process, with what the OS says about it."""
+    if dask_address is not None:
+        if pid is not None or pattern is not None or children or native or repeat > 1:
+            raise DiagError(
+                "--dask dumps a cluster: give it without --pid, --name, --children, "
+                "--native or --repeat (each worker is dumped twice, --interval apart)"
+            )
+        return _dump_dask(dask_address, timeout, interval, as_json)
     if (pid is None) == (pattern is None):
-        raise DiagError("give --pid PID or --name PATTERN (one of them)")
+        raise DiagError("give --pid PID, --name PATTERN or --dask ADDRESS (one of them)")
     from diagkit.collectors.thread_cpu import read_threads
 
     # The CPU window before the first dump opens now and runs while the rest of diag loads.
@@ -104,6 +128,19 @@ def dump(
     # With --name the others were dumped: the failures are in the output, not fatal.
     if failed and pattern is None:
         _fail(failed[0])
+    return ExitCode.OK
+
+
+def _dump_dask(address: str, timeout: float, interval: float, as_json: bool) -> int:
+    from diagkit.run.dask_dump import dump_dask
+
+    result = dump_dask(address, timeout, min(interval, 2.0), ["diag", *sys.argv[1:]])
+    if as_json:
+        click.echo(result.to_json())
+    else:
+        from diagkit.render.terminal.dask_dump import render_cluster
+
+        render_cluster(result)
     return ExitCode.OK
 
 

@@ -18,7 +18,7 @@ from diagkit.run.deep_plan import deep_request, plan_deep
 from diagkit.run.folders import default_out_dir, prepare_out_dir
 from diagkit.run.launch import Launch, ProfileOptions
 from diagkit.run.progress import Progress, drop_output
-from diagkit.run.sampling import SamplingOptions, sampling_for
+from diagkit.run.sampling import NONBLOCKING_RATE, SamplingOptions, sampling_for
 from diagkit.run.targets import resolve_target
 
 if TYPE_CHECKING:
@@ -117,7 +117,8 @@ def split_program_args(args: list[str], value_options: set[str]) -> tuple[list[s
     "--duration",
     type=seconds(),
     metavar="SECONDS",
-    help="With --pid: sample for SECONDS [default: until Ctrl-C or the process exits].",
+    help="With --pid: sample for SECONDS [default: until Ctrl-C or the process exits]; "
+    "with --dask: the window, required.",
 )
 @click.option(
     "--deep",
@@ -154,6 +155,13 @@ def split_program_args(args: list[str], value_options: set[str]) -> tuple[list[s
     is_flag=True,
     help="Add the GPU section: kernels, copies and ranges, traced in-process.",
 )
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    help="Sample every worker of the Dask cluster at ADDRESS for --duration seconds "
+    "(from each worker's Nanny), with the task stream of the window.",
+)
 @click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
 def profile(
     module: str | None,
@@ -174,6 +182,7 @@ def profile(
     no_jit: bool,
     log_level: str,
     gpu: bool,
+    dask_address: str | None,
     target_args: tuple[str, ...],
 ) -> int:
     """Run SCRIPT (or -m MODULE) and report where its time and memory went.
@@ -188,6 +197,8 @@ def profile(
     sampling = sampling_for(
         rate, native=native, blocking=blocking, idle=idle, subprocesses=subprocesses
     )
+    if dask_address is not None:
+        return _dask(dask_address, duration, rate, out, quiet, timeout, pid, module, target_args)
     if gpu and (pid is not None or duration is not None):
         raise DiagError("--gpu traces inside a program diag starts; it cannot attach to --pid")
     if pid is not None or duration is not None:
@@ -284,6 +295,38 @@ def _render(report: Report, folder: Path | None) -> None:
         render(report, con, folder)
     except OSError:  # the terminal closed (EIO): the report is saved, the status stands
         drop_output()
+
+
+def _dask(
+    address: str,
+    duration: float | None,
+    rate: int | None,
+    out: Path | None,
+    quiet: bool,
+    timeout: float | None,
+    pid: int | None,
+    module: str | None,
+    target_args: tuple[str, ...],
+) -> int:
+    """``--dask ADDRESS --duration S``: the cluster's workers for a window (``--timeout``:
+    how long the scheduler may take to answer)."""
+    from diagkit.run.dask_profile import profile_dask
+    from diagkit.run.finish import finish
+
+    if duration is None:
+        raise DiagError("--dask samples a running cluster for a window: give --duration SECONDS")
+    if pid is not None or module is not None or target_args:
+        raise DiagError("--dask samples a cluster's workers: give no --pid, script or -m with it")
+    out_dir = prepare_out_dir(out or default_out_dir("dask"))
+    report = profile_dask(
+        address,
+        duration,
+        rate or NONBLOCKING_RATE,
+        out_dir,
+        timeout or 10.0,
+        ["diag", *sys.argv[1:]],
+    )
+    return finish(report, out_dir, None if quiet else lambda folder: _render(report, folder))
 
 
 def _attach(

@@ -14,6 +14,7 @@ from itertools import pairwise
 
 from diagkit.collectors.compile_fold import UNRECORDED
 from diagkit.diagnose.cpu_findings import gil_bound, oversubscribed
+from diagkit.diagnose.dask_findings import dask_findings
 from diagkit.model.findings import Evidence, Finding
 from diagkit.model.kinds import Severity
 from diagkit.model.report import FunctionTime, Report
@@ -52,7 +53,7 @@ def diagnose(report: Report) -> list[Finding]:
         gil_bound,
     ]
     found = [f for rule in rules if (f := rule(report)) is not None]
-    found += gpu_findings(report)
+    found += gpu_findings(report) + dask_findings(report)
     return sorted(found, key=lambda f: (_RANK[f.severity], -f.at_stake_s))
 
 
@@ -222,6 +223,8 @@ def hot_function(r: Report) -> Finding | None:
 
 def waiting(r: Report) -> Finding | None:
     t, wall = r.time, r.outcome.wall_s
+    if r.target.kind == "dask":
+        return None  # a worker's main thread is its event loop: waiting is its job
     if not t.available or wall < MIN_WALL_S or t.waiting_s / wall < WAIT_SHARE:
         return None
     share = t.waiting_s / wall

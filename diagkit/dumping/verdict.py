@@ -20,7 +20,9 @@ _ORDER = {"stuck": 0, "busy": 1, "unchanged": 2, "moving": 3, "started": 4, "end
 
 
 def is_python_frame(frame: StackFrame) -> bool:
-    return frame.file.endswith(".py") or frame.file.startswith("<frozen ")
+    # Python without a file of its own starts with "<": "<frozen ...>", "<string>", the
+    # "<dynamic-code>" of a function Dask sent by value; py-spy's native frames never do.
+    return frame.file.endswith(".py") or frame.file.startswith("<")
 
 
 def python_frames(thread: ThreadStack) -> list[StackFrame]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from diagkit.errors import DiagError
 
@@ -57,21 +57,19 @@ def parse_options(line: str) -> tuple[dict[str, Any], str]:
 
 @magics_class
 class DiagMagics(Magics):
-    @line_magic
-    def diag(self, line: str) -> Any:
-        """%diag [--rate N] [--out DIR] [--native] [--log-level L] STATEMENT"""
-        opts, statement = parse_options(line)
-        if not statement:
-            raise UsageError("%diag needs a statement to profile (or use %%diag for a cell)")
-        return self._profile(statement, opts, expression=True)
-
-    @cell_magic("diag")
-    def diag_cell(self, line: str, cell: str) -> None:
-        """%%diag [--rate N] [--out DIR] [--native] [--log-level L]: profile the cell"""
+    @line_cell_magic
+    def diag(self, line: str, cell: str | None = None) -> Any:
+        """%diag [--rate N] [--out DIR] [--native] [--log-level L] STATEMENT, or %%diag
+        [options] over a cell: profile it, sampled from outside."""
         opts, rest = parse_options(line)
+        if cell is None:
+            if not rest:
+                raise UsageError("%diag needs a statement to profile (or use %%diag for a cell)")
+            return self._profile(rest, opts, expression=True)
         if rest:
             raise UsageError(f"%%diag takes options only on its line, not {rest!r}")
         self._profile(cell, opts, expression=False)
+        return None
 
     def _profile(self, source: str, opts: dict[str, Any], expression: bool) -> Any:
         from diagkit.inside.self_profile import SelfProfile

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 # What ran: a script path, ``-m module``, a process diag attached to, an imported trace.
-TargetKind = Literal["script", "module", "attach", "import"]
+TargetKind = Literal["script", "module", "attach", "import", "dask"]
 # What diag can start itself.
 LaunchKind = Literal["script", "module"]
 
@@ -50,6 +50,7 @@ FindingKind = Literal[
     "gc-pauses",
     "oversubscribed",
     "gil-bound",
+    "dask",
     "gpu",
 ]
 Severity = Literal["high", "medium", "low"]

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 from diagkit.model.cpu import CpuLoadSection
+from diagkit.model.dask import DaskSection
 from diagkit.model.deep import DeepSection
 from diagkit.model.findings import Finding
 from diagkit.model.flame import FlameTree
@@ -33,7 +34,7 @@ SCHEMA_VERSION = "1.5"  # 1.1: gpu.skipped_rows, outcome.diag_signal and killed_
 # 1.2: time.flame and time.sources, outcome.bad_target
 # 1.3: time.sample_reads, time.chunks and time.seams_s
 # 1.4: findings, gc, logs, time.imports, time.waiting_s and waits, jit.compiles' caller_file and caller_line
-# 1.5: cpu, time.threads' seconds and tid
+# 1.5: cpu, time.threads' seconds and tid, dask
 
 
 @dataclass
@@ -406,6 +407,7 @@ class Report:
     ranges: RangesSection = field(default_factory=RangesSection)
     environment: EnvironmentSection = field(default_factory=EnvironmentSection)
     stacks: StacksSection | None = None
+    dask: DaskSection | None = None  # diag profile --dask: the cluster's workers and tasks
     deep: DeepSection | None = None
     gpu: GpuSection | None = None
     files: dict[str, str] = field(default_factory=dict)

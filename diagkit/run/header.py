@@ -13,6 +13,7 @@ from diagkit._version import __version__
 from diagkit.model.report import SCHEMA_VERSION, Outcome, Report, Target
 
 if TYPE_CHECKING:
+    from diagkit.model.dask_dump import ClusterDump
     from diagkit.model.dump import DumpResult
 
 
@@ -47,4 +48,16 @@ class Header:
             created=self.created,
             command=self.command,
             **fields,
+        )
+
+    def cluster_dump(self, address: str) -> ClusterDump:
+        """What ``diag dump --dask --json`` prints, with this head."""
+        from diagkit.model.dask_dump import DASK_DUMP_SCHEMA_VERSION, ClusterDump
+
+        return ClusterDump(
+            schema_version=DASK_DUMP_SCHEMA_VERSION,
+            diagkit_version=__version__,
+            created=self.created,
+            command=self.command,
+            address=address,
         )

@@ -17,7 +17,7 @@ import numpy as np
 
 from estimator_core.errors import BackendUnavailableError
 
-BACKEND_NAMES = ("auto", "numpy", "numba", "cupy")
+BACKEND_NAMES = ("auto", "numpy", "numba", "cupy", "dask")
 
 _current: ContextVar[str] = ContextVar("estimator_core_backend", default="auto")
 
@@ -62,17 +62,31 @@ def _cupy_status() -> str | None:
     return None
 
 
+def _dask_status() -> str | None:
+    # Not cached: a Client may be started (or closed) between two estimates.
+    from estimator_core.backends.dask_backend import active_client
+
+    try:
+        active_client()
+    except BackendUnavailableError as exc:
+        return str(exc).removeprefix("backend 'dask' ")
+    return None
+
+
 def unavailable_reason(name: str) -> str | None:
     """Why a backend cannot run here, or None when it can."""
     if name == "numba":
         return _numba_status()
     if name == "cupy":
         return _cupy_status()
+    if name == "dask":
+        return _dask_status()
     return None
 
 
 def available_backends() -> list[str]:
-    """Backends that can run on this machine, fastest first."""
+    """Backends that can run on this machine, fastest first ("auto" picks the first; the
+    Dask backend is only ever asked for by name, as it needs a cluster)."""
     return [b for b in ("cupy", "numba", "numpy") if unavailable_reason(b) is None]
 
 
@@ -103,6 +117,10 @@ def _instance(name: str) -> Backend:
         from estimator_core.backends.cupy_backend import CupyBackend
 
         return CupyBackend()
+    if name == "dask":
+        from estimator_core.backends.dask_backend import DaskBackend
+
+        return DaskBackend()
     from estimator_core.backends.numpy_backend import NumpyBackend
 
     return NumpyBackend()

@@ -256,7 +256,7 @@ def test_process_exiting_during_the_dumps_is_one_error_line(spawn):
         (["--pid", "1", "--repeat", "0"], "Invalid value for '--repeat'"),
         (["--pid", "1", "--interval", "0"], "Invalid value for '--interval'"),
         (["--pid", "1", "--interval", "-2"], "Invalid value for '--interval'"),
-        ([], "give --pid PID or --name PATTERN"),
+        ([], "give --pid PID, --name PATTERN or --dask ADDRESS"),
         (["--name", "("], "not a regular expression"),
     ],
 )

@@ -28,6 +28,10 @@ def render(report: Report, console: Console, out_dir: Path | None = None) -> Non
         _numerics(report, console)
         _logs(report, console)
     _exception_and_stacks(report, console)
+    if report.dask is not None:
+        from diagkit.render.terminal.dask import render_dask
+
+        render_dask(report.dask, console)
     if report.gpu is not None:
         from diagkit.render.terminal.gpu import render_gpu
 
@@ -49,6 +53,8 @@ def _title(r: Report) -> str:
         return "diag gpu-trace --import"
     if r.command[1:2] == ["gpu-trace"]:
         return "diag gpu-trace"
+    if r.target.kind == "dask":
+        return "diag profile --dask"
     return "diag profile"
 
 
