@@ -74,8 +74,12 @@ def _folded_stack(
     for i, fi in enumerate(stack):
         if not _COMPILER.search(frames[fi].get("file") or ""):
             continue
-        if i == 0:
-            return None
+        if i == 0 or not frames[stack[i - 1]].get("file"):
+            # A read that raced the stack's change keeps only its innermost frames (below
+            # py-spy's own, which have no file): inside the compiler with no caller, it is
+            # compile time all the same.
+            node = frame_for(UNRECORDED)
+            return [*stack[:i], node, *stack[i:]] if keep_compiler else [*stack[:i], node]
         caller = frames[stack[i - 1]]
         name = names.get((caller.get("file") or "", int(caller.get("line") or 0)))
         if name is None:

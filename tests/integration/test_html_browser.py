@@ -204,3 +204,32 @@ def test_the_notebook_iframe_draws_the_whole_page_inside_it(browser, hostile_pag
     assert frame["height"] >= 700 and frame["width"] > 600
     inked, colours = colour_stats(browser.screenshot(frame, scale=0.25))
     assert inked > 0.2 * frame["width"] * frame["height"] * 0.25 * 0.25 / 10 and colours >= 6
+
+
+def test_a_dask_report_shows_its_workers_and_task_prefixes(browser, tmp_path):
+    from diagkit.model.dask import DaskSection, DaskWorker, TaskPrefixTime
+
+    rep = synthetic_report(tmp_path, samples=2000, rss_points=50, range_events=10)
+    rep.dask = DaskSection(
+        scheduler="tcp://127.0.0.1:8786",
+        window_s=3.0,
+        workers=[
+            DaskWorker(
+                "tcp://127.0.0.1:1", "w-busy", 101, tasks=40, compute_s=2.5, busy_share=0.83
+            ),
+            DaskWorker(
+                "tcp://127.0.0.1:2", "w-gone", 102, problem="the worker died during the window"
+            ),
+        ],
+        prefixes=[TaskPrefixTime("hot_task", 20, 1.9, 0.095, 0.2, 0.0, 0.76, 2)],
+        tasks=40,
+    )
+    page = write_html(rep, tmp_path)
+    browser.open(page)
+    assert browser.problems() == []
+    text = browser.eval("document.getElementById('dask').innerText")
+    for s in ("w-busy", "83", "w-gone", "the worker died during the window", "hot_task", "76"):
+        assert s in text, s
+    assert browser.eval(
+        "[...document.querySelectorAll('nav a')].some(a => a.textContent === 'Dask')"
+    )

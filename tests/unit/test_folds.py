@@ -149,3 +149,13 @@ def test_the_users_own_package_is_named_from_its_folders(tmp_path):
     assert import_fold.module_name(str(pkg / "__init__.py")) == "est"
     assert import_fold.module_name(str(pkg / "aggte.py")) == "est.aggte"
     assert import_fold.module_name(str(pkg / "sub" / "boot.py")) == "est.sub.boot"
+
+
+def test_a_stack_cut_short_inside_the_compiler_is_compile_time():
+    """A nonblocking read that raced a change can keep only the innermost frames."""
+    cut = [("BaseRegistryLoader.new_registrations", NUMBA, 1323)]
+    doc = fold_for_tables(_doc([(COMPILING, 0.5), (cut, 0.1), (RUNNING, 0.4)]), [RECORD])
+    sec = time_section(doc, rate=250, sampled_s=1.0, source="t")
+    names = {f.name: f for f in sec.functions}
+    assert "BaseRegistryLoader.new_registrations" not in names
+    assert names["[numba compile or cache load]"].own_share == pytest.approx(0.1)

@@ -112,3 +112,23 @@ function gpuSection(D) {
   }
   return section("gpu", "GPU", ...kids);
 }
+
+function daskSection(D) {
+  const d = D.dask;
+  if (!d) return null;
+  return section("dask", "Dask workers",
+    el("p", { class: "dim", text: `${d.scheduler}: ${int((d.workers || []).length)} workers sampled from their Nannies for ${fmtS(d.window_s)}; ${int(d.tasks)} tasks in the task stream.` }),
+    dataTable([
+      { key: "name", label: "worker" }, { key: "pid", label: "pid", num: true, fmt: int },
+      { key: "tasks", label: "tasks", num: true, fmt: int }, { key: "compute_s", label: "compute", num: true, fmt: fmtS },
+      { key: "transfer_s", label: "transfer", num: true, fmt: fmtS }, { key: "busy_share", label: "busy", num: true, fmt: pct },
+      { key: "peak_rss", label: "peak RSS", num: true, fmt: fmtBytes }, { key: "problem", label: "note", wrap: true }],
+    d.workers || [], { sortKey: "compute_s" }),
+    el("h3", { text: "Tasks by prefix" }),
+    dataTable([
+      { key: "share", label: "share", num: true, fmt: pct }, { key: "count", label: "count", num: true, fmt: int },
+      { key: "total_s", label: "total", num: true, fmt: fmtS }, { key: "mean_s", label: "mean", num: true, fmt: fmtS },
+      { key: "max_s", label: "max", num: true, fmt: fmtS }, { key: "transfer_s", label: "transfer", num: true, fmt: fmtS },
+      { key: "workers", label: "workers", num: true, fmt: int }, { key: "prefix", label: "prefix" }],
+    d.prefixes || [], { sortKey: "total_s" }));
+}

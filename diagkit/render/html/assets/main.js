@@ -9,7 +9,8 @@ function build(D) {
     ["Summary", () => headline(D)], ["Flame graph", () => flameSection(D)], ["Functions", () => functionsSection(D)],
     ["Hot lines", () => sourceSection(D)], ["Memory", () => memorySection(D)], ["Ranges", () => rangesSection(D)],
     ["Numba", () => jitSection(D)], ["Warnings", () => warningsSection(D)], ["Stacks", () => stacksSection(D)],
-    ["Deep", () => deepSection(D)], ["GPU", () => gpuSection(D)], ["Environment", () => environmentSection(D)],
+    ["Deep", () => deepSection(D)], ["GPU", () => gpuSection(D)], ["Dask", () => daskSection(D)],
+    ["Environment", () => environmentSection(D)],
   ];
   const nav = el("nav");
   const main = el("main");
