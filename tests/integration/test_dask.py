@@ -305,5 +305,7 @@ def test_a_program_that_starts_its_own_cluster_shows_its_workers_functions(tmp_p
     run = run_diag(["profile", "-q", "--subprocesses", "own.py"], cwd=tmp_path, timeout=180)
     assert run.returncode == 0, run.stderr
     fn = {f.name: f for f in run.report.time.functions}
-    # 3 s of the tasks' spinning over ~5 s of the program's processes' sampled work.
-    assert fn["worker_task"].total_share > 0.4 and fn["spin"].own_share > 0.4
+    # 3 s of the tasks' spinning beside the cluster's start-up and the client's waiting in
+    # all the program's processes (36% to 73% seen, by the Python and the machine's load);
+    # without the workers sampled it would be nothing.
+    assert fn["worker_task"].total_share > 0.2 and fn["spin"].own_share > 0.2
