@@ -65,7 +65,7 @@ def numba_compile(r: Report) -> Finding | None:
         return cache_loads(r)
     # Compiles on several threads overlap: the run's time at stake is the time during which
     # any compile ran, not their sum.
-    covered = _union_s([(c.start_t, c.start_t + c.inclusive_s) for c in jit.compiles])
+    covered = union_s([(c.start_t, c.start_t + c.inclusive_s) for c in jit.compiles])
     covered = covered or jit.total_compile_s
     share = covered / wall
     if share < COMPILE_SHARE:
@@ -145,7 +145,7 @@ def cache_loads(r: Report) -> Finding | None:
     )
 
 
-def _union_s(spans: list[tuple[float, float]]) -> float:
+def union_s(spans: list[tuple[float, float]]) -> float:
     """The seconds the spans cover together."""
     total, end = 0.0, float("-inf")
     for a, b in sorted(spans):

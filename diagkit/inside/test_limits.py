@@ -157,12 +157,13 @@ class TestWatch:
 
     def _stop_compiles(self) -> None:
         from diagkit.collectors.inproc_results import parse_events
+        from diagkit.diagnose.findings import union_s
         from diagkit.target.channel import read_events
 
         self._numba.uninstall()
         self._channel.close()
         jit = parse_events(read_events(self._folder), 0).jit
-        self.compile_s = _union_s([(c.start_t, c.start_t + c.inclusive_s) for c in jit.compiles])
+        self.compile_s = union_s([(c.start_t, c.start_t + c.inclusive_s) for c in jit.compiles])
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
@@ -176,15 +177,6 @@ def _own_function(frame: Any) -> tuple[str, str, int]:
             return f.f_code.co_qualname, file, f.f_lineno
         f = f.f_back
     return frame.f_code.co_qualname, frame.f_code.co_filename, frame.f_lineno
-
-
-def _union_s(spans: list[tuple[float, float]]) -> float:
-    total, end = 0.0, float("-inf")
-    for a, b in sorted(spans):
-        if b > end:
-            total += b - max(a, end)
-            end = b
-    return total
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -4,6 +4,7 @@ estimator's Dask backend gives the NumPy backend's answers."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -49,12 +50,13 @@ if __name__ == "__main__":
 """
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cluster")
-    (folder / "cluster.py").write_text(CLUSTER)
+@contextlib.contextmanager
+def _cluster_script(folder, name: str, code: str):
+    """Run a script that starts a cluster and prints one line about it; yield that line's
+    words, and kill the script with its cluster (its process group) at the end."""
+    (folder / name).write_text(code)
     proc = subprocess.Popen(
-        [sys.executable, "cluster.py"],
+        [sys.executable, name],
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -63,12 +65,18 @@ def cluster(tmp_path_factory):
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline().split()
-        assert len(line) == 3, "the cluster did not start"
-        yield line[0], line[1], line[2]
+        words = proc.stdout.readline().split()
+        assert len(words) == 3, "the cluster did not start"
+        yield words
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with _cluster_script(tmp_path_factory.mktemp("cluster"), "cluster.py", CLUSTER) as words:
+        yield tuple(words)
 
 
 def test_the_dump_names_a_stuck_and_a_busy_task_with_their_workers(cluster, tmp_path):
@@ -191,24 +199,9 @@ if __name__ == "__main__":
 
 @pytest.fixture
 def busy_cluster(tmp_path):
-    (tmp_path / "workload.py").write_text(WORKLOAD)
-    proc = subprocess.Popen(
-        [sys.executable, "workload.py"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        words = proc.stdout.readline().split()
-        assert len(words) == 3, "the cluster did not start"
+    with _cluster_script(tmp_path, "workload.py", WORKLOAD) as words:
         time.sleep(1.0)  # the first tasks have run: imports and start-up are behind
         yield words[0], [int(p) for p in words[1:]]
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def test_the_profile_gives_the_hot_task_three_quarters_on_every_worker(busy_cluster, tmp_path):
