@@ -234,6 +234,17 @@ def test_the_profile_gives_the_hot_task_three_quarters_on_every_worker(busy_clus
     )
 
 
+def _recording(pid: int) -> bool:
+    """Whether a py-spy is recording ``pid``."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if "record" in cmd and str(pid) in cmd and any("py-spy" in c for c in cmd[:1]):
+            return True
+    return False
+
+
 def test_a_worker_killed_in_the_window_is_reported_and_the_rest_profiled(busy_cluster, tmp_path):
     address, pids = busy_cluster
     diag = subprocess.Popen(
@@ -255,7 +266,12 @@ def test_a_worker_killed_in_the_window_is_reported_and_the_rest_profiled(busy_cl
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    # Killed once its Nanny's py-spy is recording it: inside the window, not before it.
+    deadline = time.monotonic() + 60
+    while not _recording(pids[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _recording(pids[0]), "diag never started recording the worker"
+    time.sleep(0.5)
     os.kill(pids[0], signal.SIGKILL)
     _, err = diag.communicate(timeout=120)
     assert diag.returncode == 0, err
