@@ -1,5 +1,6 @@
-"""What runs on a Dask cluster's machines for ``diag dump --dask``: sent by value (cloudpickle),
-so the workers need no diagkit, and the standard library only.
+"""What runs on a Dask cluster's machines for ``diag dump --dask`` and ``diag profile --dask``:
+sent by reference, so diagkit must be installed where the workers run (the Nannies run its
+py-spy there).
 
 ``scheduler_view`` runs on the scheduler: each worker's tasks, memory and last heartbeat,
 what the scheduler holds back. ``nanny_stacks`` runs in a worker's Nanny, the worker's parent
@@ -14,9 +15,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from typing import Any
+
+from diagkit.collectors.ptracer import allow_tracer, clear_tracer
+from diagkit.collectors.rss import status_kb
+from diagkit.collectors.sampler import find_py_spy
+from diagkit.collectors.thread_cpu import read_threads
 
 # Dask passes the Nanny, worker or scheduler as the keyword ``dask_worker`` (``dask_scheduler``).
 
@@ -68,26 +73,25 @@ def nanny_stacks(interval: float, dask_worker: Any = None) -> dict[str, Any]:
 
 def worker_stacks(interval: float, dask_worker: Any = None) -> dict[str, Any]:
     """In a worker without a Nanny: its own stacks, py-spy named as its tracer for the dump."""
-    allow = _ptracer_any()
+    allow_tracer(-1)  # PR_SET_PTRACER_ANY: py-spy is this worker's child, not its parent
     try:
         return dict(_stacks(os.getpid(), interval), path="worker", worker=dask_worker.address)
     finally:
-        if allow:
-            _prctl_ptracer(0)
+        clear_tracer()
 
 
 def _stacks(pid: int, interval: float) -> dict[str, Any]:
-    exe = _py_spy()
+    exe = find_py_spy()
     if exe is None:
         return {"pid": pid, "error": "py-spy is not installed where this worker runs"}
-    first_cpu = _thread_cpu(pid)
+    first_cpu = read_threads(pid).cpu
     first = _dump(exe, pid)
     time.sleep(interval)
     second = _dump(exe, pid)
     return {
         "pid": pid,
         "dumps": [first, second],
-        "cpu": [first_cpu, _thread_cpu(pid)],
+        "cpu": [first_cpu, read_threads(pid).cpu],
         "interval": interval,
         "cores": os.cpu_count() or 0,
     }
@@ -105,48 +109,6 @@ def _dump(exe: str, pid: int) -> dict[str, Any]:
     return {"json": done.stdout}
 
 
-def _py_spy() -> str | None:
-    beside = os.path.join(os.path.dirname(sys.executable), "py-spy")
-    return beside if os.access(beside, os.X_OK) else shutil.which("py-spy")
-
-
-def _thread_cpu(pid: int) -> dict[str, int]:
-    """Nanoseconds on a core per native thread id, from /proc/PID/task/TID/schedstat."""
-    out: dict[str, int] = {}
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as fh:
-                out[tid] = int(fh.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
-def _ptracer_any() -> bool:
-    try:
-        with open("/proc/sys/kernel/yama/ptrace_scope") as fh:
-            if int(fh.read().strip()) != 1:
-                return False
-    except (OSError, ValueError):
-        return False
-    return _prctl_ptracer(-1)
-
-
-def _prctl_ptracer(pid: int) -> bool:
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        value = ctypes.c_ulong(pid if pid >= 0 else (1 << (8 * ctypes.sizeof(ctypes.c_ulong))) - 1)
-        return bool(libc.prctl(0x59616D61, value, 0, 0, 0) == 0)
-    except (OSError, AttributeError):
-        return False
-
-
 # ``diag profile --dask``: one recording per Nanny, kept between the call that starts it and
 # the one that collects it. By the Nanny object: a LocalCluster keeps all its Nannies in one
 # process.
@@ -161,7 +123,7 @@ def start_recording(seconds: float, rate: int, dask_worker: Any = None) -> dict[
 
     proc = getattr(getattr(dask_worker, "process", None), "process", None)
     pid = getattr(proc, "pid", None)
-    exe = _py_spy()
+    exe = find_py_spy()
     if not pid or exe is None:
         why = (
             "this Nanny has no worker process running"
@@ -182,7 +144,7 @@ def start_recording(seconds: float, rate: int, dask_worker: Any = None) -> dict[
 
     def poll() -> None:
         while not stop.wait(RSS_EVERY_S):
-            rss = _rss(int(pid))
+            rss = status_kb(int(pid))[0] * 1024
             if rss:
                 points.append([time.monotonic() - started, rss])
             if time.monotonic() - started > seconds + 5:
@@ -246,7 +208,7 @@ def collect_recording(patience: float, dask_worker: Any = None) -> dict[str, Any
         "py_spy_said": said.splitlines()[-1] if said else "",
         "restarted": now_pid is not None and int(now_pid) != rec["pid"],
         "cpu_s": max(0.0, cpu1 - rec["cpu0"]) if cpu1 else 0.0,
-        "alive": _rss(rec["pid"]) > 0,
+        "alive": status_kb(rec["pid"])[0] > 0,
     }
 
 
@@ -258,14 +220,3 @@ def _cpu_s(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return 0.0
-
-
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0

@@ -21,7 +21,7 @@ from diagkit.model.report import MemorySection, RssPoint
 MAX_POINTS = 4000
 
 
-def _status_kb(pid: int) -> tuple[int, int]:
+def status_kb(pid: int) -> tuple[int, int]:
     """(VmRSS, VmHWM) in KiB from one read of /proc/PID/status; (0, 0) once it is gone."""
     rss = hwm = 0
     try:
@@ -105,8 +105,8 @@ class RssSampler:
     def sample(self) -> None:
         # Runs every interval on a machine whose cores the target is using: /proc is read
         # directly (psutil's recursive children() scans every process, ~1.4 ms a call).
-        tasks = _tasks(self.pid)
-        groups = [(self.pid, tasks), *_descendants(self.pid, tasks, self.skip)]
+        groups = self._groups()
+        tasks = groups[0][1]
         descendants = [pid for pid, _ in groups[1:]]
         every = [t for _, ts in groups for t in ts]
         if self.threads is not None:
@@ -117,10 +117,10 @@ class RssSampler:
             self.peak_processes = max(self.peak_processes, len(groups))
         if self.run_queue is not None and self.run_queue.due():
             self.run_queue.read(groups)
-        rss_kb, hwm_kb = _status_kb(self.pid)
+        rss_kb, hwm_kb = status_kb(self.pid)
         if not rss_kb and not hwm_kb:
             return
-        kids = sum(_status_kb(k)[0] for k in descendants)
+        kids = sum(status_kb(k)[0] for k in descendants)
         self.hwm = max(self.hwm, hwm_kb * 1024)
         t = (time.monotonic_ns() - self.t0_ns) / 1e9
         self.points.append(RssPoint(t=t, rss=rss_kb * 1024, children_rss=kids * 1024))
@@ -137,14 +137,19 @@ class RssSampler:
         self._stop.set()
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(2.0)
+        if self.threads is None and self.run_queue is None:
+            return
+        groups = self._groups()
         if self.threads is not None:
             # The loop may have last looked before the target ended: one more look sees it gone.
-            tasks = _tasks(self.pid)
-            groups = [(self.pid, tasks), *_descendants(self.pid, tasks, self.skip)]
             self.threads.saw((int(t) for _, ts in groups for t in ts), time.monotonic())
         if self.run_queue is not None:  # the window's end: a short one has a span to judge by
-            tasks = _tasks(self.pid)
-            self.run_queue.read([(self.pid, tasks), *_descendants(self.pid, tasks, self.skip)])
+            self.run_queue.read(groups)
+
+    def _groups(self) -> list[tuple[int, list[str]]]:
+        """The target and each of its descendants (less ``skip``), with their threads."""
+        tasks = _tasks(self.pid)
+        return [(self.pid, tasks), *_descendants(self.pid, tasks, self.skip)]
 
     def section(self, maxrss_at_exit: int = 0) -> MemorySection:
         pts = self.points

@@ -59,18 +59,12 @@ def dump_cluster(client: Any, address: str, interval: float, result: ClusterDump
     workers = [_worker(w) for w in view["workers"]]
     by_nanny = {w.nanny: w for w in workers if w.nanny}
     if by_nanny:
-        answers = client.run(
-            dask_remote.nanny_stacks,
-            interval,
-            nanny=True,
-            on_error="return",
-            workers=[w.address for w in by_nanny.values()],  # answered by the Nannies
-        )
-        by_address = {w.address: w for w in by_nanny.values()}
-        for who, answer in answers.items():  # by worker address (or Nanny's, as older Dask)
-            found = by_address.get(who) or by_nanny.get(who)
-            if found is not None:
-                _take(found, answer)
+        nannies = {n: w.address for n, w in by_nanny.items()}
+        for nanny, answer in run_in_nannies(
+            client, nannies, dask_remote.nanny_stacks, interval
+        ).items():
+            if nanny in by_nanny:
+                _take(by_nanny[nanny], answer)
     for w in workers:
         if not w.nanny:
             _take(w, _through_its_loop(client, w.address, interval))
@@ -79,6 +73,19 @@ def dump_cluster(client: Any, address: str, interval: float, result: ClusterDump
     result.workers = sorted(workers, key=lambda w: w.name)
     result.verdicts = cluster_verdicts(result)
     return result
+
+
+def run_in_nannies(
+    client: Any, nannies: dict[str, str], function: Any, *args: Any
+) -> dict[str, Any]:
+    """``function(*args)`` in each Nanny of ``nannies`` (Nanny address -> its worker's), the
+    answers (or the exceptions raised) by Nanny address. Dask is told the workers and answers
+    by the workers' addresses (older Dask by the Nannies')."""
+    answers = client.run(
+        function, *args, nanny=True, on_error="return", workers=list(nannies.values())
+    )
+    nanny_of = {w: n for n, w in nannies.items()}
+    return {nanny_of.get(who, who): answer for who, answer in answers.items()}
 
 
 def _worker(w: dict[str, Any]) -> WorkerDump:
@@ -141,8 +148,7 @@ def _take(w: WorkerDump, answer: Any) -> None:
         else:
             sec.threads = parse_dump_json(dump["json"])
             for th in sec.threads:
-                ns = cpu.get(str(th.thread_id))
-                th.cpu_s = None if ns is None else ns / 1e9
+                th.cpu_s = cpu.get(th.thread_id)  # seconds, by native thread id
         w.dumps.append(sec)
     w.verdicts = thread_verdicts(w.dumps)
     failed = [d.unavailable_reason for d in w.dumps if not d.available]

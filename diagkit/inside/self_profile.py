@@ -18,18 +18,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from diagkit.collectors.ptracer import allow_tracer, clear_tracer
 from diagkit.errors import DiagError
-from diagkit.inside.ptracer import allow_tracer, clear_tracer
 from diagkit.inside.recorders import Recorders
 from diagkit.model.report import Report
 from diagkit.model.store import UnreadableReport, load_report
 from diagkit.run.folders import default_out_dir, prepare_out_dir
 from diagkit.target.channel import Channel
 from diagkit.target.event_kinds import EventKind
+from diagkit.target.log_records import LEVELS
 
 START_TIMEOUT_S = 60.0  # the watcher imports diag and starts py-spy: ~0.3-1 s
 STOP_TIMEOUT_S = 300.0  # folding a long window's samples and writing the page
-_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 
 class SelfProfile:
@@ -47,8 +47,8 @@ class SelfProfile:
     ) -> None:
         if rate is not None and (not isinstance(rate, int) or rate < 1):
             raise DiagError(f"rate must be a whole number of samples a second, 1 or more: {rate!r}")
-        if log_level.upper() not in _LEVELS:
-            raise DiagError(f"log_level must be one of {', '.join(_LEVELS)}: {log_level!r}")
+        if log_level.upper() not in LEVELS:
+            raise DiagError(f"log_level must be one of {', '.join(LEVELS)}: {log_level!r}")
         self.out_dir = (
             prepare_out_dir(Path(out), "out=") if out is not None else default_out_dir(stem)
         )
@@ -96,7 +96,7 @@ class SelfProfile:
                 raise DiagError(f"diag's sampler did not start within {START_TIMEOUT_S:.0f} s")
             time.sleep(0.01)
         channel = Channel(self._folder)
-        self._recorders = Recorders(channel, _LEVELS[self.log_level])
+        self._recorders = Recorders(channel, LEVELS[self.log_level])
         self._recorders.install()
         channel.emit(EventKind.START, t=time.monotonic_ns(), cpu=[0.0, 0.0])
         return self

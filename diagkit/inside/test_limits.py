@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diagkit._paths import is_own_file
+from diagkit.collectors.rss import status_kb
 from diagkit.errors import DiagError
 
 POLL_S = 0.005
@@ -92,7 +93,7 @@ class TestWatch:
         self._numba: Any = None
 
     def start(self) -> None:
-        self._hwm0 = _status_bytes("VmHWM:")
+        self._hwm0 = high_water_mark()
         if self.limits.max_compile_seconds is not None:
             self._start_compiles()
         self._poller = threading.Thread(target=self._poll, name="diag-test-limits", daemon=True)
@@ -103,7 +104,7 @@ class TestWatch:
         self.seconds = time.perf_counter() - self._t0
         self._done.set()
         self._poller.join()
-        hwm = _status_bytes("VmHWM:")
+        hwm = high_water_mark()
         if hwm > self._hwm0:
             self.peak_rss = max(self.peak_rss, hwm)  # the test set a new high-water mark: exact
         if self._numba is not None:
@@ -183,6 +184,7 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _rss_bytes() -> int:
+    # statm, one short line, for the 5 ms poll (status is ~50 lines to scan)
     try:
         with open("/proc/self/statm", "rb") as fh:
             return int(fh.read().split()[1]) * _PAGE
@@ -192,18 +194,7 @@ def _rss_bytes() -> int:
 
 def high_water_mark() -> int:
     """This process's peak RSS so far (VmHWM), in bytes."""
-    return _status_bytes("VmHWM:")
-
-
-def _status_bytes(field: str) -> int:
-    try:
-        with open("/proc/self/status", "rb") as fh:
-            for line in fh:
-                if line.startswith(field.encode()):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
+    return status_kb(os.getpid())[1] * 1024
 
 
 def _mib(n: int) -> str:

@@ -49,22 +49,31 @@ def _hottest(
     by_short = {(file, name.rsplit(".", 1)[-1]): (file, name) for file, name in wanted}
     own: dict[TestFunction, dict[tuple[str, str], float]] = defaultdict(lambda: defaultdict(float))
     lines: dict[tuple[str, str], dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    # A session repeats a few thousand distinct stacks many times: each is read once.
+    seen: dict[tuple[int, ...], tuple[TestFunction, str, str, int] | None] = {}
+
+    def place(stack: tuple[int, ...]) -> tuple[TestFunction, str, str, int] | None:
+        frs = [frames[i] for i in stack]
+        for i, fr in enumerate(frs):
+            test = by_short.get((fr.get("file") or "", (fr.get("name") or "").rsplit(".", 1)[-1]))
+            if test is not None:
+                leaf = next(
+                    (f for f in reversed(frs[i:]) if not is_library_file(f.get("file") or "")),
+                    frs[-1],
+                )
+                return (test, *_where(leaf))
+        return None
+
     for prof in doc.get("profiles", []):
         for stack, w in weighted_samples(prof, 1):
-            frs = [frames[i] for i in stack]
-            test = None
-            for i, fr in enumerate(frs):
-                key = (fr.get("file") or "", (fr.get("name") or "").rsplit(".", 1)[-1])
-                if key in by_short:
-                    test = by_short[key]
-                    leaf = next(
-                        (f for f in reversed(frs[i:]) if not is_library_file(f.get("file") or "")),
-                        frs[-1],
-                    )
-                    name, file, line = _where(leaf)
-                    own[test][name, file] += w
-                    lines[name, file][line] += w
-                    break
+            key = tuple(stack)
+            if key not in seen:
+                seen[key] = place(key)
+            found = seen[key]
+            if found is not None:
+                test, name, file, line = found
+                own[test][name, file] += w
+                lines[name, file][line] += w
     out = {}
     for test, counts in own.items():
         total = sum(counts.values())

@@ -115,7 +115,6 @@ def run_attached(
         ranges=RangesSection(available=False, unavailable_reason=INSIDE_ONLY),
         environment=_environment(proc, target),
     )
-    inside = opts.events is not None
     if opts.events is not None:
         if report.outcome.kind == "detached":
             report.outcome.diag_signal = ""
@@ -124,16 +123,16 @@ def run_attached(
         report.jit, report.numerics, report.ranges = inproc.jit, inproc.numerics, inproc.ranges
         report.gc, report.logs = inproc.gc, inproc.logs
         report.notes.extend(inproc.notes)
+    else:
+        report.notes.append(
+            "attached to a running process: Numba compiles, warnings and diagkit.range stages "
+            "are only recorded when diag starts the program"
+        )
     report.memory = _memory(rss, hwm_before)
     report.cpu = cpu_load(run_queue, rss, cores_available(opts.pid), _environ(proc))
     report.time = _time(opts, sampled, wall, report.jit.compiles, run_queue.blocked(wall))
     if report.time.available:
         report.files["speedscope"] = SPEEDSCOPE
-    if not inside:
-        report.notes.append(
-            "attached to a running process: Numba compiles, warnings and diagkit.range stages "
-            "are only recorded when diag starts the program"
-        )
     return report
 
 

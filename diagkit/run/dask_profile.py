@@ -20,7 +20,7 @@ from diagkit.collectors import dask_remote
 from diagkit.collectors.sampled_time import section_from_sampler
 from diagkit.collectors.sampler import SamplerResult
 from diagkit.collectors.time_weighted import Timeline
-from diagkit.dumping.dask_cluster import connect
+from diagkit.dumping.dask_cluster import connect, run_in_nannies
 from diagkit.errors import DiagError
 from diagkit.model.dask import DaskSection, DaskWorker, TaskPrefixTime
 from diagkit.model.report import MemorySection, Outcome, Report, RssPoint, Target
@@ -60,17 +60,10 @@ def _profile(
     # The scheduler keeps a task stream only once asked for one: asked now, it has the window.
     client.get_task_stream(start=time.time())
     wall_t0, t0 = time.time(), time.monotonic()
-    started = client.run(
-        dask_remote.start_recording,
-        seconds,
-        rate,
-        nanny=True,
-        on_error="return",
-        workers=[w.address for w in workers.values()],  # answered by the Nannies
-    )
-    by_address = {w.address: w for w in workers.values()}
-    for who, answer in started.items():  # by worker address (or Nanny's, as older Dask)
-        w = by_address.get(who) or workers.get(who)
+    nannies = {n: w.address for n, w in workers.items()}
+    started = run_in_nannies(client, nannies, dask_remote.start_recording, seconds, rate)
+    for nanny, answer in started.items():
+        w = workers.get(nanny)
         if w is not None and (isinstance(answer, BaseException) or answer.get("error")):
             w.problem = f"not sampled: {_said(answer)}"
     time.sleep(max(0.0, seconds - (time.monotonic() - t0)))
@@ -81,23 +74,16 @@ def _profile(
     for nanny, w in workers.items():
         if not w.problem and nanny not in now:
             w.problem = "the worker and its Nanny left the cluster during the window"
-    ask = {now[n]: n for n, w in workers.items() if not w.problem}
+    ask = {n: now[n] for n, w in workers.items() if not w.problem}
     try:
-        answers = client.run(
-            dask_remote.collect_recording,
-            COLLECT_PATIENCE_S,
-            nanny=True,
-            on_error="return",
-            workers=list(ask),
-        )
+        collected = run_in_nannies(client, ask, dask_remote.collect_recording, COLLECT_PATIENCE_S)
     except Exception as exc:  # the scheduler lost a worker between the two calls
         raise DiagError(f"the scheduler at {address} could not reach the Nannies: {exc}") from None
-    collected = {ask.get(who, who): answer for who, answer in answers.items()}
     window = time.monotonic() - t0
     timeline = Timeline(rate, subprocesses=True)
     rss_by_worker: dict[str, list[list[float]]] = {}
     for who, answer in collected.items():
-        found = workers.get(who) or by_address.get(who)
+        found = workers.get(who)
         if found is None:
             continue
         w = found

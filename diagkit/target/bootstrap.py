@@ -36,7 +36,7 @@ from diagkit.target import fds, stackfile
 from diagkit.target.channel import Channel
 from diagkit.target.event_kinds import EventKind
 from diagkit.target.gc_watch import GcWatcher
-from diagkit.target.log_records import LogRecorder
+from diagkit.target.log_records import LogRecorder, level_number
 from diagkit.target.numba_events import NumbaWatcher
 from diagkit.target.ranges import RangeRecorder
 from diagkit.target.warnings_counter import WarningCounter
@@ -49,7 +49,7 @@ class _Run:
         self.warnings = WarningCounter(channel)
         self.numba = NumbaWatcher(channel)
         self.gc = GcWatcher(channel)
-        self.logs = LogRecorder(channel, _log_level(os.environ.pop("DIAGKIT_LOG_LEVEL", "")))
+        self.logs = LogRecorder(channel, level_number(os.environ.pop("DIAGKIT_LOG_LEVEL", "")))
         self._finished = False
         self._sigterm = False
         # A child the program forks inherits this object: its copy is not the run's.
@@ -143,14 +143,6 @@ _stack_file_closers: list[Callable[[], None]] = []
 def _close_stack_file() -> None:
     while _stack_file_closers:
         _stack_file_closers.pop()()
-
-
-_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
-
-
-def _log_level(name: str) -> int:
-    """diag's ``--log-level`` (checked there), as logging's number; INFO by default."""
-    return _LEVELS.get(name.upper(), 20)
 
 
 def _prepare_stack_signal(channel: Channel) -> None:

@@ -26,6 +26,8 @@ from diagkit.target.channel import Channel
 from diagkit.target.event_kinds import EventKind
 
 KEEP = 1000
+# logging's level numbers, by name: what diag's ``--log-level`` and ``log_level=`` take.
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 CHARS = 300
 
 
@@ -94,3 +96,8 @@ class LogRecorder:
         self._channel.emit(
             EventKind.LOGS, level=self.level, counts=self._counts, records=self._kept
         )
+
+
+def level_number(name: str) -> int:
+    """A level's name (checked where the user gave it) as logging's number; INFO by default."""
+    return LEVELS.get(name.upper(), 20)
