@@ -161,6 +161,7 @@ class ChunkedSampler(PySpySampler):
             return SamplerResult(False, self._explain_failure(), None, samples, errors)
         version = self.version or py_spy_version(self.exe or "py-spy")
         doc = self.timeline.speedscope(f"py-spy@{version}")
+        errors += self.timeline.torn  # failed reads py-spy kept, cut short
         tmp = self.output.with_suffix(".tmp")
         with open(tmp, "w") as fh:
             json.dump(doc, fh, separators=(",", ":"))

@@ -76,8 +76,8 @@ def _folded_stack(
             continue
         if i == 0 or not frames[stack[i - 1]].get("file"):
             # A read that raced the stack's change keeps only its innermost frames (below
-            # py-spy's own, which have no file): inside the compiler with no caller, it is
-            # compile time all the same.
+            # py-spy's own, which have no file); ``torn_reads`` gives most back to the stack
+            # before them, and one it could not place is still compile time.
             node = frame_for(UNRECORDED)
             return [*stack[:i], node, *stack[i:]] if keep_compiler else [*stack[:i], node]
         caller = frames[stack[i - 1]]

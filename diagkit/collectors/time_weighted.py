@@ -37,10 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diagkit.collectors.torn_reads import Frame, mend_torn_reads
+
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 _THREAD_FRAME = re.compile(r"thread \((\d+|0x[0-9A-Fa-f]+)\)(?:: (.*))?\Z", re.S)
 
-Frame = tuple[str, str, int]  # name, file, line
 Owner = tuple[int, str]  # pid, the thread as py-spy names it (native id, else 0x pthread id)
 # ThreadEnds.end_after: where native thread ``tid``, alive at ``t``, ended (None: not known).
 EndOf = Callable[[int, float], float | None]
@@ -101,6 +102,7 @@ class Timeline:
         self._frame_ids: dict[Frame, int] = {}
         self._threads: dict[Owner, _Thread] = {}
         self._stacks: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self.torn = 0  # samples that came back cut short (``torn_reads``), once written
 
     def add_chunk(
         self,
@@ -216,8 +218,11 @@ class Timeline:
         return round(sum((c.close_s - c.first_s) * c.rate for c in self.chunks))
 
     def speedscope(self, exporter: str) -> dict[str, Any]:
+        """The timeline as a speedscope file; samples that came back cut short are first
+        given to the ones before them (``torn_reads``), so this is called once."""
         profiles = []
         for (pid, label), th in self._threads.items():
+            self.torn += mend_torn_reads(th.stacks, th.weights, th.slots, self._frames)
             if not th.stacks:
                 continue
             name = f'Thread {label} "{th.name}"'

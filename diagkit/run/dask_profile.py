@@ -147,6 +147,7 @@ def _time(timeline: Timeline, rate: int, window: float, out_dir: Path) -> Any:
         version=version,
         nonblocking=True,
         chunks=1,
+        errors=timeline.torn,  # written above: the reads that came back cut short
         reads=timeline.reads_due,
     )
     return section_from_sampler(
