@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,11 @@ import pytest
 from diagkit.model.report import Report
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# A suite started in the background of a shell script inherits SIGINT ignored, and so would
+# every diag it starts: the tests that stop diag with SIGINT, as a Ctrl-C does, need it heard.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass

@@ -9,6 +9,7 @@ one line on stderr and status 2: the process reads it and says it to the user.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -21,6 +22,9 @@ def main(argv: list[str]) -> int:
     from diagkit.run.finish import finish
     from diagkit.run.sampling import sampling_for
 
+    # Its process stops it with SIGINT, whatever the process inherited: one started in the
+    # background of a shell script ignores SIGINT, and this watcher would ignore it too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     spec = json.loads(argv[1])
     try:
         opts = AttachOptions(

@@ -113,6 +113,28 @@ def test_the_blocks_own_exception_goes_through_and_the_report_is_still_kept(tmp_
     assert (tmp_path / "rep" / "report.json").exists()
 
 
+IGNORING = """
+import signal, sys, time
+# What a program started with `&` in a shell script inherits.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+import diagkit
+t0 = time.monotonic()
+with diagkit.profile(out=sys.argv[1]) as run:
+    sum(range(10**6))
+print(run.problem or "ok", round(time.monotonic() - t0, 1), signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
+"""
+
+
+def test_a_process_that_ignores_sigint_still_ends_its_window_at_once(tmp_path):
+    """The window's end is a SIGINT to diag's watcher, which inherits the ignoring."""
+    done = _run(tmp_path, IGNORING, str(tmp_path / "rep"))
+    assert done.returncode == 0, done.stderr
+    said, seconds, handler = done.stdout.split()
+    assert said == "ok" and float(seconds) < 10, done.stdout  # not the stop's timeout
+    assert handler == "True"  # the program's own choice is left as it was
+    assert (tmp_path / "rep" / "report.json").exists()
+
+
 BAD = """
 import sys, diagkit
 from diagkit.errors import DiagError
