@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from diagkit.collectors.sample_stacks import program_frames, rewrite_stacks, weighted_samples
+from diagkit.collectors.sample_stacks import by_distinct_stack, program_frames, rewrite_stacks
 from diagkit.model.imports import ImportedModule, ImportsSection, Submodule
 
 IMPORT_FILE = "<import>"
@@ -114,7 +114,7 @@ def imports_section(doc: dict[str, Any], rate: int) -> ImportsSection:
     top_of: dict[str, str] = {}
     weight_s = 0.0
     for prof in doc.get("profiles", []):
-        for stack, w in weighted_samples(prof, rate):
+        for stack, (_, w) in by_distinct_stack(prof, rate).items():
             frs = program_frames([frames[i] for i in stack])
             if not frs:
                 continue

@@ -75,6 +75,22 @@ def sample_slots(profile: dict[str, Any]) -> list[int]:
     return slots if len(slots) == len(samples) else [1] * len(samples)
 
 
+def by_distinct_stack(prof: dict[str, Any], rate: int) -> dict[tuple[int, ...], list[Any]]:
+    """Each distinct stack of a profile once, with its samples' count and seconds summed
+    (``[count, seconds]``): for readings that are sums over the samples, as a long run
+    repeats a few hundred or thousand stacks ~100,000 times."""
+    out: dict[tuple[int, ...], list[Any]] = {}
+    for (stack, w), c in zip(weighted_samples(prof, rate), sample_slots(prof), strict=True):
+        key = tuple(stack)
+        row = out.get(key)
+        if row is None:
+            out[key] = [c, w]
+        else:
+            row[0] += c
+            row[1] += w
+    return out
+
+
 def work_samples(
     speedscope: dict[str, Any], blocked: frozenset[int] = frozenset()
 ) -> dict[str, Any]:

@@ -14,11 +14,10 @@ from diagkit.collectors.flame_tree import flame_tree
 from diagkit.collectors.hot_source import source_listings
 from diagkit.collectors.idle_frames import is_waiting
 from diagkit.collectors.sample_stacks import (
+    by_distinct_stack,
     is_library_file,
     native_tid,
     program_frames,
-    sample_slots,
-    weighted_samples,
     work_samples,
 )
 from diagkit.collectors.sampler import SamplerResult, find_py_spy, py_spy_version
@@ -68,8 +67,7 @@ def time_section(
     for prof in profiles:
         off_core = native_tid(prof.get("name", "")) in blocked
         kept, kept_w = 0, 0.0
-        counted = zip(weighted_samples(prof, rate), sample_slots(prof), strict=True)
-        for (stack, w), c in counted:  # root first, leaf last
+        for stack, (c, w) in by_distinct_stack(prof, rate).items():  # root first, leaf last
             frs = program_frames([frames[i] for i in stack])
             if not frs:
                 continue
