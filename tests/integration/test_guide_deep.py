@@ -113,7 +113,9 @@ def test_deep_gives_call_counts_and_line_hits_on_every_python(each_python, tmp_p
     assert work.status == "traced"
     assert hits["s += tiny(i)"] == 140_000
     assert "monitoring" not in (out / "deep-tracers.log").read_text()
-    assert "failed" not in proc.stderr
+    # A pass that failed says so; the sampled pass's failed reads are py-spy's, not a pass's.
+    said = [ln for ln in proc.stderr.splitlines() if "failed" in ln and "reads failed" not in ln]
+    assert not said, proc.stderr
 
 
 def test_a_pass_that_writes_nothing_is_said_to_have_failed(tmp_path, script):
