@@ -187,4 +187,5 @@ class ChunkedSampler(PySpySampler):
             reads=max(reads, errors),
             stopped_after_s=stopped_after,
             stopped_why=why[-300:],
+            doc=doc,
         )

@@ -235,8 +235,11 @@ def section_from_sampler(
     ``blocked``: threads whose samples are all waits, see ``time_section``)."""
     if not sampled.ok or sampled.speedscope is None:
         return TimeSection(available=False, unavailable_reason=sampled.reason)
-    with open(sampled.speedscope) as fh:
-        data = json.load(fh)
+    if sampled.doc is not None:
+        data = sampled.doc
+    else:
+        with open(sampled.speedscope) as fh:
+            data = json.load(fh)
     mode = "native frames, " if native else ""
     exporter = str(data.get("exporter", ""))  # "py-spy@0.4.3"
     version = exporter.partition("@")[2] or py_spy_version(find_py_spy() or "py-spy")

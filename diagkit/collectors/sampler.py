@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from diagkit.collectors.ptrace_access import describe_tracers, may_ptrace
 from diagkit.collectors.thread_ends import ThreadEnds
@@ -47,6 +48,9 @@ class SamplerResult:
     reads: int = 0  # the samples py-spy was due to take in the time it sampled
     stopped_after_s: float = 0.0  # where a later py-spy failed: the seconds sampled until then
     stopped_why: str = ""  # what it said
+    # The speedscope file's content where diag built it (the time-weighted timeline): read
+    # as it is, its stacks shared, instead of back from the file one list per sample.
+    doc: dict[str, Any] | None = field(default=None, repr=False)
 
 
 def find_py_spy() -> str | None:

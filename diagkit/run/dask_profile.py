@@ -138,8 +138,9 @@ def _time(timeline: Timeline, rate: int, window: float, out_dir: Path) -> Any:
     version = py_spy_version(find_py_spy() or "py-spy")
     path = out_dir / SPEEDSCOPE
     out_dir.mkdir(parents=True, exist_ok=True)
+    doc = timeline.speedscope(f"py-spy@{version}")
     with open(path, "w") as fh:
-        json.dump(timeline.speedscope(f"py-spy@{version}"), fh, separators=(",", ":"))
+        json.dump(doc, fh, separators=(",", ":"))
     sampled = SamplerResult(
         ok=bool(timeline.pids),
         reason="no worker was sampled",
@@ -149,6 +150,7 @@ def _time(timeline: Timeline, rate: int, window: float, out_dir: Path) -> Any:
         chunks=1,
         errors=timeline.torn,  # written above: the reads that came back cut short
         reads=timeline.reads_due,
+        doc=doc,
     )
     return section_from_sampler(
         sampled,

@@ -280,6 +280,25 @@ def test_waiting_threads_leave_the_flame_graph_as_they_leave_the_tables(tmp_path
     assert kept.flame is not None and kept.flame.total == 2_000_000  # and 1 s of waiting
 
 
+def test_the_timeline_built_in_memory_is_read_as_it_is_not_back_from_its_file(tmp_path):
+    """The file is for other tools: the tables read the timeline's own stacks (shared tuples,
+    not one new list per sample), so a file gone or changed since changes nothing."""
+    main = [_thread(100, "MainThread"), _fn("<module>", 1)]
+    samples = [(k * 4000, 7, 1, [*main, _fn("step", 5 + k % 2)]) for k in range(250)]
+    tl = Timeline(rate=250)
+    tl.add_chunk(py_spy_events(samples, 1_000_000), origin_s=0.0)
+    doc = tl.speedscope("py-spy@0.4.3")
+    path = tmp_path / "gone.json"  # never written
+    sampled = SamplerResult(True, "", path, 250, 0, nonblocking=True, chunks=1, reads=250, doc=doc)
+    sec = section_from_sampler(
+        sampled, rate=250, native=False, idle=False, wall=1.0, nonblocking=True
+    )
+    assert sec.available and {f.name for f in sec.functions} >= {"step", "<module>"}
+    assert sec.samples == 250
+    (prof,) = doc["profiles"]
+    assert len({id(s) for s in prof["samples"]}) == 2  # two stacks, each one object
+
+
 def test_the_chunk_length_is_settable_and_checked(monkeypatch):
     monkeypatch.delenv("DIAGKIT_CHUNK_S", raising=False)
     assert chunk_seconds() == CHUNK_S
