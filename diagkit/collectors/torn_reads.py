@@ -5,7 +5,7 @@ races a change it usually fails and py-spy drops the sample; sometimes it stops 
 py-spy keeps what it read: the innermost frame or two, with no caller. A thread's stack
 cannot lose its outer frames and get them back a few milliseconds later, so such a sample
 is a failed read that went unnoticed. Counted as it is, its time leaves the phase it was
-part of: on Numba's first compile one sample in four came back so on Python 3.13 (a
+part of: on Numba's first compile one sample in five came back so on Python 3.13 (a
 single frame such as ``warnings._add_filter`` or ``_lib_fn_wrapper.__call__``), and the
 compile lost a fifth of its time to rows outside the program.
 

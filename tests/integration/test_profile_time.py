@@ -40,9 +40,11 @@ def test_shares_match_the_truth_measured_in_the_same_run(tmp_path, script):
     assert run.returncode == 0, run.stderr
     truth = json.loads(truth_file.read_text())
     funcs = {f.name: f for f in run.report.time.functions}
-    # 2 s at 250 Hz gives ~500 samples: binomial noise is ~2.1 points at 1 sigma.
-    assert funcs["heavy"].own_share == pytest.approx(truth["heavy"], abs=0.07)
-    assert funcs["light"].own_share == pytest.approx(truth["light"], abs=0.07)
+    # 2 s at 250 Hz gives ~500 samples: binomial noise is ~2.1 points at 1 sigma, and the
+    # loop's ~3 ms period beats against the 4 ms between samples: py-spy alone on this loop
+    # gave heavy 0.685-0.76 in four runs for a true 0.70. An even split is 0.2 off.
+    assert funcs["heavy"].own_share == pytest.approx(truth["heavy"], abs=0.09)
+    assert funcs["light"].own_share == pytest.approx(truth["light"], abs=0.09)
     assert funcs["heavy"].own_share > funcs["light"].own_share * 1.5
     assert funcs["heavy"].file == str(target)
     # Nothing of diag's own start-up or exit work is attributed to the program. (Work diag
