@@ -78,11 +78,11 @@ def _folded_stack(
             # A read that raced the stack's change keeps only its innermost frames (below
             # py-spy's own, which have no file); ``torn_reads`` gives most back to the stack
             # before them, and one it could not place is still compile time.
-            node = frame_for(UNRECORDED)
-            return [*stack[:i], node, *stack[i:]] if keep_compiler else [*stack[:i], node]
-        caller = frames[stack[i - 1]]
-        name = names.get((caller.get("file") or "", int(caller.get("line") or 0)))
-        if name is None:
+            name = UNRECORDED
+        else:
+            caller = frames[stack[i - 1]]
+            name = names.get((caller.get("file") or "", int(caller.get("line") or 0))) or ""
+        if not name:
             # No compile recorded for the line: a load from Numba's cache (which fires no
             # compile event), or a compile diag could not hear (attached by pid).
             entry = frames[fi].get("name") or ""

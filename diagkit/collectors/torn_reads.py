@@ -32,8 +32,13 @@ def mend_torn_reads(
 ) -> int:
     """Fold cut-short samples into the ones before them, in place; the count folded.
     ``frames``: what the stacks' frame ids stand for (py-spy's own frames have no file)."""
-    roots = [_root(s, frames) for s in stacks]
-    depths = [sum(1 for f in s if frames[f][1]) for s in stacks]
+    # Per distinct stack, once: a long run's ~100,000 samples are a few thousand stacks.
+    shape: dict[Stack, tuple[Root, int]] = {}
+    for s in stacks:
+        if s not in shape:
+            shape[s] = (_root(s, frames), sum(1 for f in s if frames[f][1]))
+    roots = [shape[s][0] for s in stacks]
+    depths = [shape[s][1] for s in stacks]
     keep: list[int] = []
     torn = 0
     i, n = 0, len(stacks)

@@ -63,10 +63,8 @@ def numba_compile(r: Report) -> Finding | None:
         return None
     if not jit.functions:
         return cache_loads(r)
-    # Compiles on several threads overlap: the run's time at stake is the time during which
-    # any compile ran, not their sum.
-    covered = union_s([(c.start_t, c.start_t + c.inclusive_s) for c in jit.compiles])
-    covered = covered or jit.total_compile_s
+    # The run's time at stake: while any compile ran (overlapping compiles count once).
+    covered = jit.compiling_s() or jit.total_compile_s
     share = covered / wall
     if share < COMPILE_SHARE:
         return cache_loads(r)
@@ -143,16 +141,6 @@ def cache_loads(r: Report) -> Finding | None:
             Evidence("cache hits", hits, "count"),
         ],
     )
-
-
-def union_s(spans: list[tuple[float, float]]) -> float:
-    """The seconds the spans cover together."""
-    total, end = 0.0, float("-inf")
-    for a, b in sorted(spans):
-        if b > end:
-            total += b - max(a, end)
-            end = b
-    return total
 
 
 def slow_imports(r: Report) -> Finding | None:

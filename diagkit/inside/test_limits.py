@@ -158,13 +158,12 @@ class TestWatch:
 
     def _stop_compiles(self) -> None:
         from diagkit.collectors.inproc_results import parse_events
-        from diagkit.diagnose.findings import union_s
         from diagkit.target.channel import read_events
 
         self._numba.uninstall()
         self._channel.close()
         jit = parse_events(read_events(self._folder), 0).jit
-        self.compile_s = union_s([(c.start_t, c.start_t + c.inclusive_s) for c in jit.compiles])
+        self.compile_s = jit.compiling_s()
         shutil.rmtree(self._folder, ignore_errors=True)
 
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from diagkit.collectors.sample_stacks import is_library_file, weighted_samples, work_samples
+from diagkit.collectors.sample_stacks import by_distinct_stack, is_library_file, work_samples
 from diagkit.model.report import Report
 
 TestFunction = tuple[str, str]  # (file, function name) as py-spy names them
@@ -49,8 +49,6 @@ def _hottest(
     by_short = {(file, name.rsplit(".", 1)[-1]): (file, name) for file, name in wanted}
     own: dict[TestFunction, dict[tuple[str, str], float]] = defaultdict(lambda: defaultdict(float))
     lines: dict[tuple[str, str], dict[int, float]] = defaultdict(lambda: defaultdict(float))
-    # A session repeats a few thousand distinct stacks many times: each is read once.
-    seen: dict[tuple[int, ...], tuple[TestFunction, str, str, int] | None] = {}
 
     def place(stack: tuple[int, ...]) -> tuple[TestFunction, str, str, int] | None:
         frs = [frames[i] for i in stack]
@@ -65,11 +63,8 @@ def _hottest(
         return None
 
     for prof in doc.get("profiles", []):
-        for stack, w in weighted_samples(prof, 1):
-            key = tuple(stack)
-            if key not in seen:
-                seen[key] = place(key)
-            found = seen[key]
+        for stack, (_, w) in by_distinct_stack(prof, 1).items():
+            found = place(stack)
             if found is not None:
                 test, name, file, line = found
                 own[test][name, file] += w

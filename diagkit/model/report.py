@@ -235,6 +235,16 @@ class JitSection:
     functions: list[JitFunction] = field(default_factory=list)
     compiles: list[JitCompile] = field(default_factory=list)
 
+    def compiling_s(self) -> float:
+        """The seconds during which any compile ran: compiles on several threads overlap,
+        so this is the union of their spans, not the sum."""
+        total, end = 0.0, float("-inf")
+        for a, b in sorted((c.start_t, c.start_t + c.inclusive_s) for c in self.compiles):
+            if b > end:
+                total += b - max(a, end)
+                end = b
+        return total
+
 
 @dataclass
 class WarningRecord:
